@@ -1,0 +1,225 @@
+"""SimDR and SimDR* codecs: keypoint location as two 1-D classifications.
+
+Each axis of the input is split into ``split_ratio`` (k) bins per pixel: a width W gives
+``W * k`` x-bins. Bin ``i`` stands for coordinate ``i / k`` px.
+
+* :class:`SimDRCodec` (SimDR, cross-entropy): one-hot target at ``round(x * k)`` with
+  label smoothing eps (``1 - eps`` on the true bin, ``eps / (N - 1)`` elsewhere).
+  Confidence is the larger of max softmax(x) and max softmax(y).
+* :class:`SimDRStarCodec` (SimDR*, Gaussian): target
+  ``exp(-(i - x k)^2 / 2 sigma^2) / (sigma sqrt(2 pi))``, sigma in bins. Confidence is the
+  smaller of the two maxima.
+
+Decoding is ``argmax / k`` with no sub-bin refinement, as in the official code.
+Keypoints whose bin falls outside the grid, or that are not labelled, get weight 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_keypoints, softmax
+from edgepose.errors import InputError
+
+
+class SimDRCodec(Codec):
+    """SimDR with label-smoothed one-hot targets.
+
+    Args:
+        input_hw: model input (height, width) in px.
+        split_ratio: bins per pixel k (> 0); the official settings are 3 at 64x64 and
+            128x128, 2 at 256x192.
+        label_smoothing: eps in [0, 1).
+        flip_shift_bins: bins the mirrored x vector is shifted left in the flip test
+            (the official code shifts by one).
+    """
+
+    type_name = "simdr"
+
+    def __init__(
+        self,
+        input_hw: tuple[int, int],
+        split_ratio: float = 2.0,
+        label_smoothing: float = 0.1,
+        flip_shift_bins: int = 1,
+    ) -> None:
+        super().__init__(input_hw)
+        if not split_ratio > 0:
+            raise InputError(f"split_ratio must be > 0; got {split_ratio}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise InputError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
+        self.split_ratio = float(split_ratio)
+        self.label_smoothing = float(label_smoothing)
+        self.flip_shift_bins = int(flip_shift_bins)
+        self.num_bins_x = int(self.input_hw[1] * self.split_ratio)
+        self.num_bins_y = int(self.input_hw[0] * self.split_ratio)
+
+    # ---- targets -----------------------------------------------------------------
+    def _bin_weights(self, kp: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Integer target bins (K, 2) and weights (K,) (0 outside the grid / unlabelled)."""
+        bins = np.zeros(kp.shape, dtype=np.int64)
+        finite = np.all(np.isfinite(kp), axis=1)
+        bins[finite] = np.round(kp[finite] * self.split_ratio).astype(np.int64)
+        inside = (
+            (bins[:, 0] >= 0) & (bins[:, 0] < self.num_bins_x)
+            & (bins[:, 1] >= 0) & (bins[:, 1] < self.num_bins_y)
+        )
+        weight = (valid & inside).astype(np.float32)
+        return bins, weight
+
+    def _axis_target(self, centers: np.ndarray, num_bins: int, weight: np.ndarray) -> np.ndarray:
+        k = centers.shape[0]
+        off = self.label_smoothing / (num_bins - 1) if num_bins > 1 else 0.0
+        target = np.full((k, num_bins), off, dtype=np.float32)
+        rows = np.nonzero(weight > 0)[0]
+        target[rows, centers[rows]] = 1.0 - self.label_smoothing
+        target[weight == 0] = 0.0
+        return target
+
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
+        """Targets for one person.
+
+        Returns:
+            ``target_x (K, W*k)``, ``target_y (K, H*k)`` float32 distributions (rows of
+            weight-0 keypoints are all zero) and ``target_weight (K,)`` float32.
+        """
+        kp, valid = check_keypoints(keypoints, visible)
+        bins, weight = self._bin_weights(kp, valid)
+        return {
+            "target_x": self._axis_target(bins[:, 0], self.num_bins_x, weight),
+            "target_y": self._axis_target(bins[:, 1], self.num_bins_y, weight),
+            "target_weight": weight,
+        }
+
+    # ---- decoding -----------------------------------------------------------------
+    def _split_outputs(self, outputs: Any) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(outputs, dict):
+            try:
+                outputs = (outputs["simcc_x"], outputs["simcc_y"])
+            except KeyError:
+                raise InputError(
+                    f"SimDR outputs dict needs keys 'simcc_x' and 'simcc_y'; got {sorted(outputs)}"
+                ) from None
+        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+            raise InputError("SimDR outputs must be a pair (simcc_x (N,K,W*k), simcc_y (N,K,H*k))")
+        x = as_batch(outputs[0], "simcc_x", 3)
+        y = as_batch(outputs[1], "simcc_y", 3)
+        if x.shape[:2] != y.shape[:2]:
+            raise InputError(f"simcc_x {x.shape} and simcc_y {y.shape} disagree on (N, K)")
+        if x.shape[2] != self.num_bins_x or y.shape[2] != self.num_bins_y:
+            raise InputError(
+                f"expected {self.num_bins_x} x-bins and {self.num_bins_y} y-bins "
+                f"(input {self.input_hw[1]}x{self.input_hw[0]}, k={self.split_ratio:g}); "
+                f"got {x.shape[2]} and {y.shape[2]}: is the codec that of this model?"
+            )
+        return x, y
+
+    @staticmethod
+    def _combine(max_x: np.ndarray, max_y: np.ndarray) -> np.ndarray:
+        return np.maximum(max_x, max_y)
+
+    def _decode_probabilities(self, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ix, iy = np.argmax(px, axis=2), np.argmax(py, axis=2)
+        keypoints = np.stack([ix, iy], axis=-1).astype(np.float32) / self.split_ratio
+        scores = self._combine(np.max(px, axis=2), np.max(py, axis=2)).astype(np.float32)
+        return keypoints, scores
+
+    def decode(self, outputs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Logits ``(simcc_x (N,K,W*k), simcc_y (N,K,H*k))`` -> keypoints (N,K,2) px, scores (N,K)."""
+        x, y = self._split_outputs(outputs)
+        return self._decode_probabilities(softmax(x), softmax(y))
+
+    def _flip_back_x(self, flipped_x: np.ndarray, flip_index: np.ndarray) -> np.ndarray:
+        """Mirror x vectors back: reverse bins, swap joints, shift ``flip_shift_bins`` left."""
+        back = flipped_x[:, flip_index, ::-1]
+        s = self.flip_shift_bins
+        if s > 0:
+            shifted = np.empty_like(back)
+            shifted[..., :-s] = back[..., s:]
+            shifted[..., -s:] = back[..., -1:]
+            back = shifted
+        return back
+
+    def decode_flip(
+        self, outputs: Any, flipped_outputs: Any, flip_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flip test of the official code: average the two crops' probabilities."""
+        x, y = self._split_outputs(outputs)
+        fx, fy = self._split_outputs(flipped_outputs)
+        idx = check_flip_index(flip_index, x.shape[1])
+        px = 0.5 * (softmax(x) + self._flip_back_x(softmax(fx), idx))
+        py = 0.5 * (softmax(y) + softmax(fy)[:, idx])
+        return self._decode_probabilities(px, py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_name,
+            "input_hw": list(self.input_hw),
+            "split_ratio": self.split_ratio,
+            "label_smoothing": self.label_smoothing,
+            "flip_shift_bins": self.flip_shift_bins,
+        }
+
+
+class SimDRStarCodec(SimDRCodec):
+    """SimDR* with Gaussian targets (sigma in bins) trained with KL divergence.
+
+    The flip test averages logits, and confidence is the smaller of the two axis maxima.
+    """
+
+    type_name = "simdr_star"
+
+    def __init__(
+        self,
+        input_hw: tuple[int, int],
+        split_ratio: float = 2.0,
+        sigma: float = 6.0,
+        flip_shift_bins: int = 1,
+    ) -> None:
+        super().__init__(input_hw, split_ratio, 0.0, flip_shift_bins)
+        if not sigma > 0:
+            raise InputError(f"sigma must be > 0 (in bins); got {sigma}")
+        self.sigma = float(sigma)
+
+    def _gaussian(self, centers: np.ndarray, num_bins: int, weight: np.ndarray) -> np.ndarray:
+        grid = np.arange(num_bins, dtype=np.float64)
+        d = grid[None, :] - centers[:, None]
+        g = np.exp(-(d**2) / (2 * self.sigma**2)) / (self.sigma * math.sqrt(2 * math.pi))
+        g[weight == 0] = 0.0
+        return g.astype(np.float32)
+
+    def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
+        """Gaussian targets centred at ``x * k`` (sub-bin), same keys as :class:`SimDRCodec`."""
+        kp, valid = check_keypoints(keypoints, visible)
+        _, weight = self._bin_weights(kp, valid)
+        centers = np.where(np.isfinite(kp), kp, 0.0) * self.split_ratio
+        return {
+            "target_x": self._gaussian(centers[:, 0], self.num_bins_x, weight),
+            "target_y": self._gaussian(centers[:, 1], self.num_bins_y, weight),
+            "target_weight": weight,
+        }
+
+    @staticmethod
+    def _combine(max_x: np.ndarray, max_y: np.ndarray) -> np.ndarray:
+        return np.minimum(max_x, max_y)
+
+    def decode_flip(
+        self, outputs: Any, flipped_outputs: Any, flip_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flip test of the official code for SimDR*: average the logits."""
+        x, y = self._split_outputs(outputs)
+        fx, fy = self._split_outputs(flipped_outputs)
+        idx = check_flip_index(flip_index, x.shape[1])
+        lx = 0.5 * (x + self._flip_back_x(fx, idx))
+        ly = 0.5 * (y + fy[:, idx])
+        return self.decode((lx, ly))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        del d["label_smoothing"]
+        d["sigma"] = self.sigma
+        return d
+

@@ -1,0 +1,311 @@
+"""Model registry: name -> ModelSpec (architecture, input size, codec, keypoints, files).
+
+Names follow ``{method}_{backbone}_{size}[_{dataset}]``: ``simdr_r50_128``,
+``simdrstar_r50_256x192``, ``hm_r50_64`` (SimpleBaseline heatmap),
+``mrfea2_r50_256x192``, ``hm_r50_256_mpii``. Size is ``64``/``128``/``256`` for square
+inputs and ``HxW`` otherwise.
+
+Files (ONNX / TFLite) are either shipped inside the package (``package://`` URLs, under
+``edgepose/weights/``) or downloaded over https into the cache. Their sha256 is checked
+every time a file is fetched or loaded from the cache; downloads go to a temporary file
+that is renamed only after the hash matched, so a partial file never stays in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from edgepose.codecs import Codec, codec_from_dict
+from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
+from edgepose.skeleton import KeypointSet, get_keypoint_set
+
+logger = logging.getLogger(__name__)
+
+#: ImageNet statistics in RGB order, units of pixel / 255.
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+PACKAGE_SCHEME = "package://"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One deployable file of a model.
+
+    Attributes:
+        format: "onnx" or "tflite".
+        precision: "fp32", "fp16" or "int8".
+        url: ``https://...`` or ``package://<file name under edgepose/weights>``.
+        sha256: lowercase hex digest, always checked.
+        size: size in bytes.
+    """
+
+    format: str
+    precision: str
+    url: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to build, train, export and run one model.
+
+    Attributes:
+        name: registry name.
+        arch: ``{"head": ..., "backbone": "resnet50", "cpj": int, "split_ratio": k}``
+            (cpj/split_ratio for SimDR heads only).
+        input_hw: model input (height, width) px.
+        codec: ``Codec.to_dict()``.
+        keypoint_set: "coco17", "mpii16" or "crowdpose14".
+        mean, std: per input channel in the order the model sees channels, pixel/255 units.
+        color_order: "bgr" or "rgb": channel order the model expects.
+        files: deployable files.
+        trained_on: what the shipped weights were trained on ("" if none ship).
+        description: one line for ``list_models``.
+    """
+
+    name: str
+    arch: dict[str, Any]
+    input_hw: tuple[int, int]
+    codec: dict[str, Any]
+    keypoint_set: str = "coco17"
+    mean: tuple[float, float, float] = IMAGENET_MEAN_RGB
+    std: tuple[float, float, float] = IMAGENET_STD_RGB
+    color_order: str = "bgr"
+    files: tuple[ModelFile, ...] = field(default_factory=tuple)
+    trained_on: str = ""
+    description: str = ""
+
+    def build_codec(self) -> Codec:
+        """The numpy codec of this model."""
+        return codec_from_dict(self.codec)
+
+    def keypoints(self) -> KeypointSet:
+        """The keypoint set of this model."""
+        return get_keypoint_set(self.keypoint_set)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (used in checkpoints)."""
+        return {
+            "name": self.name, "arch": dict(self.arch), "input_hw": list(self.input_hw),
+            "codec": dict(self.codec), "keypoint_set": self.keypoint_set,
+            "mean": list(self.mean), "std": list(self.std), "color_order": self.color_order,
+            "files": [vars(f).copy() for f in self.files], "trained_on": self.trained_on,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+        """Inverse of :meth:`to_dict`."""
+        try:
+            return cls(
+                name=d["name"], arch=dict(d["arch"]), input_hw=tuple(d["input_hw"]),
+                codec=dict(d["codec"]), keypoint_set=d.get("keypoint_set", "coco17"),
+                mean=tuple(d.get("mean", IMAGENET_MEAN_RGB)), std=tuple(d.get("std", IMAGENET_STD_RGB)),
+                color_order=d.get("color_order", "bgr"),
+                files=tuple(ModelFile(**f) for f in d.get("files", ())),
+                trained_on=d.get("trained_on", ""), description=d.get("description", ""),
+            )
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"not a valid ModelSpec dict ({exc!r})") from None
+
+    def find_file(self, fmt: str, precision: str = "int8") -> ModelFile:
+        """The file of format ``fmt`` and ``precision``; UnknownModelError if none ships."""
+        for f in self.files:
+            if f.format == fmt and f.precision == precision:
+                return f
+        have = [f"{f.format}/{f.precision}" for f in self.files] or ["none"]
+        raise UnknownModelError(
+            f"model {self.name!r} has no {fmt}/{precision} file (available: {', '.join(have)}); "
+            "export one with quantization/export.py or quantization/int8.py"
+        )
+
+
+# ---- the registry ---------------------------------------------------------------------
+_SIZES = {"64": (64, 64), "128": (128, 128), "256x192": (256, 192), "256": (256, 256)}
+_BACKBONES = {"r18": "resnet18", "r34": "resnet34", "r50": "resnet50", "r101": "resnet101", "r152": "resnet152"}
+_HEADS = {
+    "simdr": ("simdr", "SimDR without deconvolution (official pose_resnet_upfree)"),
+    "simdrstar": ("simdr", "SimDR* (Gaussian targets, KL) without deconvolution"),
+    "simdrdc": ("simdr_deconv", "SimDR on the SimpleBaseline deconvolution head"),
+    "hm": ("heatmap", "SimpleBaseline heatmap (3 deconvolutions)"),
+    "mrheat1": ("mrheat1", "MRHeatNet1 (multi-resolution heatmaps, progressive)"),
+    "mrheat2": ("mrheat2", "MRHeatNet2 (multi-resolution heatmaps, independent)"),
+    "mrfea1": ("mrfea1", "MRFeaNet1 (multi-resolution features, C=256)"),
+    "mrfea2": ("mrfea2", "MRFeaNet2 (multi-resolution features, halving channels)"),
+}
+_DATASETS = {"coco": "coco17", "mpii": "mpii16", "crowdpose": "crowdpose14"}
+
+
+def _simdr_settings(input_hw: tuple[int, int]) -> tuple[float, int, float]:
+    """(split ratio k, channels per joint, SimDR* sigma) of the official configs."""
+    if max(input_hw) <= 128:
+        return 3.0, 32, 4.0
+    return 2.0, 28, 6.0
+
+
+def make_spec(method: str, backbone: str, size: str, dataset: str = "coco") -> ModelSpec:
+    """Build the spec of one paper model from its name parts (see module docstring)."""
+    head, description = _HEADS[method]
+    input_hw = _SIZES[size]
+    arch: dict[str, Any] = {"head": head, "backbone": _BACKBONES[backbone]}
+    if head in ("simdr", "simdr_deconv"):
+        k, cpj, sigma = _simdr_settings(input_hw)
+        arch["split_ratio"] = k
+        if head == "simdr":
+            arch["cpj"] = cpj
+        if method == "simdrstar":
+            codec: dict[str, Any] = {"type": "simdr_star", "input_hw": list(input_hw), "split_ratio": k, "sigma": sigma}
+        else:
+            codec = {"type": "simdr", "input_hw": list(input_hw), "split_ratio": k, "label_smoothing": 0.1}
+    else:
+        sigma = 2.0 if max(input_hw) >= 256 else (1.0 if max(input_hw) <= 64 else 1.5)
+        codec = {"type": "heatmap", "input_hw": list(input_hw), "sigma": sigma, "refine": "quarter"}
+    suffix = "" if dataset == "coco" else f"_{dataset}"
+    return ModelSpec(
+        name=f"{method}_{backbone}_{size}{suffix}", arch=arch, input_hw=input_hw,
+        codec=codec_from_dict(codec).to_dict(), keypoint_set=_DATASETS[dataset],
+        description=f"{description}, {_BACKBONES[backbone]}, {input_hw[0]}x{input_hw[1]}, {dataset}",
+    )
+
+
+def _paper_models() -> list[ModelSpec]:
+    specs = []
+    # SimDR paper: SimpleBaseline-R50 with/without deconv, SimDR and SimDR*, three sizes.
+    for method in ("simdr", "simdrstar", "simdrdc", "hm"):
+        for size in ("64", "128", "256x192"):
+            specs.append(make_spec(method, "r50", size))
+    # Deeper backbones of SimpleBaseline at 256x192, and small trunks for edge devices.
+    for method in ("simdr", "hm"):
+        for backbone in ("r101", "r152"):
+            specs.append(make_spec(method, backbone, "256x192"))
+        for backbone in ("r18", "r34"):
+            for size in ("64", "128"):
+                specs.append(make_spec(method, backbone, size))
+    # Multi-resolution paper (Tran et al.): COCO 256x192 and MPII 256x256.
+    for method in ("mrheat1", "mrheat2", "mrfea1", "mrfea2"):
+        specs.append(make_spec(method, "r50", "256x192"))
+        specs.append(make_spec(method, "r50", "256", "mpii"))
+    for method in ("hm", "simdr"):
+        specs.append(make_spec(method, "r50", "256", "mpii"))
+        specs.append(make_spec(method, "r50", "256x192", "crowdpose"))
+    return specs
+
+
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _paper_models()}
+
+
+def register(spec: ModelSpec, *, overwrite: bool = False) -> None:
+    """Add ``spec`` to the registry (e.g. a user's own model)."""
+    if spec.name in REGISTRY and not overwrite:
+        raise InputError(f"model {spec.name!r} is already registered; pass overwrite=True")
+    REGISTRY[spec.name] = spec
+
+
+def list_models(pattern: str = "") -> list[str]:
+    """Sorted registry names that contain ``pattern``."""
+    return sorted(n for n in REGISTRY if pattern in n)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec called ``name``; UnknownModelError naming close matches otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        close = [n for n in REGISTRY if name.split("_")[0] in n][:8]
+        raise UnknownModelError(
+            f"unknown model {name!r}; see edgepose.list_models() (e.g. {close or list_models()[:5]})"
+        ) from None
+
+
+def with_files(spec: ModelSpec, files: tuple[ModelFile, ...], trained_on: str) -> ModelSpec:
+    """A copy of ``spec`` that ships ``files``."""
+    return replace(spec, files=files, trained_on=trained_on)
+
+
+# ---- cache, download and verification -------------------------------------------------
+def cache_dir() -> Path:
+    """The model cache: ``$EDGEPOSE_CACHE`` or ``~/.cache/edgepose``; created user-only (0700)."""
+    root = Path(os.environ.get("EDGEPOSE_CACHE", Path.home() / ".cache" / "edgepose"))
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root
+
+
+def sha256_of(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected_sha256: str, expected_size: int | None = None) -> None:
+    """Raise ChecksumError/ModelFileError unless ``path`` has the pinned size and sha256."""
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    size = path.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise ChecksumError(
+            f"{path} has {size} bytes, expected {expected_size}: the file is truncated or "
+            "replaced; delete it and fetch it again"
+        )
+    actual = sha256_of(path)
+    if actual != expected_sha256.lower():
+        raise ChecksumError(
+            f"sha256 of {path} is {actual}, expected {expected_sha256}: the file is corrupted "
+            "or not the registered one; delete it and fetch it again"
+        )
+
+
+def fetch_file(model_file: ModelFile, *, progress: bool = False) -> Path:
+    """Local, verified path of ``model_file``: shipped in the package or downloaded to the cache.
+
+    Raises:
+        ModelFileError / ChecksumError: missing, truncated or altered file, bad URL.
+    """
+    url = model_file.url
+    if url.startswith(PACKAGE_SCHEME):
+        path = WEIGHTS_DIR / url[len(PACKAGE_SCHEME):]
+        verify_file(path, model_file.sha256, model_file.size)
+        return path
+    if not url.startswith("https://"):
+        raise ModelFileError(f"refusing to fetch {url!r}: only https:// URLs are allowed")
+    target = cache_dir() / f"{model_file.sha256[:16]}-{Path(url).name}"
+    if target.exists():
+        try:
+            verify_file(target, model_file.sha256, model_file.size)
+            return target
+        except ModelFileError:
+            logger.warning("cached %s failed verification; downloading it again", target)
+            target.unlink()
+    _download_verified(url, target, model_file.sha256, model_file.size, progress=progress)
+    return target
+
+
+def _download_verified(url: str, target: Path, sha256: str, size: int, *, progress: bool) -> None:
+    """Download ``url`` to a temporary file beside ``target``; rename only once verified."""
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=target.suffix)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+            got = 0
+            while block := response.read(1 << 20):
+                out.write(block)
+                got += len(block)
+                if progress:
+                    logger.info("%s: %.1f / %.1f MB", target.name, got / 1e6, size / 1e6)
+        verify_file(tmp, sha256, size)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ModelFileError(f"download of {url} failed: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
