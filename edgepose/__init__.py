@@ -17,7 +17,10 @@ from edgepose.errors import (
     ModelFileError,
     UnknownModelError,
 )
+from edgepose.estimator import MAX_FRAME_PIXELS, Estimator, PoseResult
+from edgepose.model_info import load_model
 from edgepose.skeleton import get_keypoint_set
+from edgepose.smooth import OneEuroParams
 from edgepose.zoo import ModelFile, ModelSpec, get_spec, list_models
 
 __version__ = "0.1.0"
@@ -28,4 +31,5 @@ __all__ = [
     "ModelFileError", "UnknownModelError",
     "Codec", "HeatmapCodec", "SimDRCodec", "SimDRStarCodec", "codec_from_dict",
     "ModelFile", "ModelSpec", "get_keypoint_set", "get_spec", "list_models",
+    "Estimator", "PoseResult", "OneEuroParams", "load_model", "MAX_FRAME_PIXELS",
 ]

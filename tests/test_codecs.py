@@ -67,10 +67,16 @@ def test_simdr_label_smoothing_values():
 )
 def test_out_of_grid_and_invisible_get_zero_weight(codec, x, y, visible):
     t = codec.encode(np.array([[x, y]]), np.array([visible]))
-    h, w = codec.input_hw
+    if isinstance(codec, HeatmapCodec):
+        # grid cells: cell i covers [(i - 0.5) * stride, (i + 0.5) * stride)
+        cells = np.floor(np.array([x, y]) / codec.stride + 0.5)
+        inside = bool(np.all(cells >= 0) and cells[0] < codec.heatmap_hw[1] and cells[1] < codec.heatmap_hw[0])
+    else:
+        bins = np.round(np.array([x, y]) * codec.split_ratio)
+        inside = bool(np.all(bins >= 0) and bins[0] < codec.num_bins_x and bins[1] < codec.num_bins_y)
     weight = t["target_weight"][0]
-    if visible == 0 or x < -1 or y < -1 or x > w + 1 or y > h + 1:
-        assert weight == 0.0
+    assert weight == float(visible > 0 and inside)
+    if weight == 0:
         for key, value in t.items():
             if key != "target_weight":
                 assert not value.any(), f"{key} of a weight-0 keypoint must be zero"

@@ -127,22 +127,26 @@ class SimDRResNet(ResNet):
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  cpj: int, split_ratio: float) -> None:
-        super().__init__(depth)
-        self.num_keypoints = check_num_keypoints(num_keypoints)
-        self.input_hw = check_input_hw(input_hw)
+        num_keypoints = check_num_keypoints(num_keypoints)
+        height, width = check_input_hw(input_hw)
         if int(cpj) <= 0:
             raise InputError(f"cpj (channels per joint) must be positive, got {cpj}")
+        bins_x, bins_y = num_bins(width, split_ratio), num_bins(height, split_ratio)
+        super().__init__(depth)
+        self.num_keypoints = num_keypoints
+        self.input_hw = (height, width)
         self.cpj = int(cpj)
         self.split_ratio = float(split_ratio)
-        height, width = self.input_hw
         self.head_input = self.cpj * (height // TRUNK_STRIDE) * (width // TRUNK_STRIDE)
         self.final_layer = nn.Conv2d(self.stage_channels[3], self.num_keypoints * self.cpj,
                                      kernel_size=1, stride=1, padding=0, bias=True)
-        self.mlp_head_x = nn.Linear(self.head_input, num_bins(width, split_ratio))
-        self.mlp_head_y = nn.Linear(self.head_input, num_bins(height, split_ratio))
+        self.mlp_head_x = nn.Linear(self.head_input, bins_x)
+        self.mlp_head_y = nn.Linear(self.head_input, bins_y)
         init_head_weights([self.final_layer])
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 3, H, W) -> (simcc_x (B, K, W*k), simcc_y (B, K, H*k))."""
         x = self.final_layer(self.forward_features(x))  # (B, K*cpj, H/32, W/32)
         # channel index is k*cpj + t: (B, K*cpj, h, w) -> (B, K, cpj*h*w)
@@ -167,12 +171,14 @@ class SimpleBaseline(ResNet):
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  deconv_channels: Sequence[int] = (256, 256, 256)) -> None:
-        super().__init__(depth)
-        self.num_keypoints = check_num_keypoints(num_keypoints)
-        self.input_hw = check_input_hw(input_hw)
+        num_keypoints = check_num_keypoints(num_keypoints)
+        input_hw = check_input_hw(input_hw)
         if len(deconv_channels) != 3:
             raise InputError(f"deconv_channels needs 3 entries (stride 32 -> 4), got "
                              f"{list(deconv_channels)}")
+        super().__init__(depth)
+        self.num_keypoints = num_keypoints
+        self.input_hw = input_hw
         self.deconv_layers = make_deconv_layers(self.stage_channels[3], deconv_channels)
         self.final_layer = nn.Conv2d(deconv_channels[-1], self.num_keypoints, kernel_size=1,
                                      stride=1, padding=0, bias=True)
@@ -182,7 +188,7 @@ class SimpleBaseline(ResNet):
         """Images (B, 3, H, W) -> heatmaps (B, K, H/4, W/4)."""
         return self.final_layer(self.deconv_layers(self.forward_features(x)))
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, 3, H, W) -> heatmaps (B, K, H/4, W/4)."""
         return self.forward_heatmaps(x)
 
@@ -202,14 +208,17 @@ class SimDRDeconvResNet(SimpleBaseline):
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  split_ratio: float, deconv_channels: Sequence[int] = (256, 256, 256)) -> None:
+        height, width = check_input_hw(input_hw)
+        bins_x, bins_y = num_bins(width, split_ratio), num_bins(height, split_ratio)
         super().__init__(depth, num_keypoints, input_hw, deconv_channels=deconv_channels)
         self.split_ratio = float(split_ratio)
-        height, width = self.input_hw
         self.head_input = (height // HEATMAP_STRIDE) * (width // HEATMAP_STRIDE)
-        self.mlp_head_x = nn.Linear(self.head_input, num_bins(width, split_ratio))
-        self.mlp_head_y = nn.Linear(self.head_input, num_bins(height, split_ratio))
+        self.mlp_head_x = nn.Linear(self.head_input, bins_x)
+        self.mlp_head_y = nn.Linear(self.head_input, bins_y)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 3, H, W) -> (simcc_x (B, K, W*k), simcc_y (B, K, H*k))."""
         x = self.forward_heatmaps(x).flatten(2)  # (B, K, H/4 * W/4)
         return self.mlp_head_x(x), self.mlp_head_y(x)

@@ -62,6 +62,11 @@ def _check_pair(logits: torch.Tensor, target: torch.Tensor, name: str) -> None:
                          f"{tuple(target.shape)} must both be (B, K, bins)")
 
 
+def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    """Half-precision and integer inputs are computed in float32; float64 stays float64."""
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
 def kl_to_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """KL(target || softmax(logits)) summed over the last axis.
 
@@ -70,10 +75,12 @@ def kl_to_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         target: (..., N) non-negative target distribution (need not sum exactly to 1).
 
     Returns:
-        (...) KL divergences; exactly 0 where ``softmax(logits) == target``.
+        (...) KL divergences in float32 (float64 if an input is float64); 0 where
+        ``softmax(logits) == target``. Logits must be finite.
     """
-    log_p = F.log_softmax(logits.float(), dim=-1)
-    return F.kl_div(log_p, target.float(), reduction="none").sum(dim=-1)
+    dtype = torch.promote_types(_at_least_fp32(logits.dtype), _at_least_fp32(target.dtype))
+    log_p = F.log_softmax(logits.to(dtype), dim=-1)
+    return F.kl_div(log_p, target.to(dtype), reduction="none").sum(dim=-1)
 
 
 def _simdr_kl(pred_x: torch.Tensor, pred_y: torch.Tensor, target_x: torch.Tensor,
@@ -88,6 +95,7 @@ def _simdr_kl(pred_x: torch.Tensor, pred_y: torch.Tensor, target_x: torch.Tensor
     w = _weights(target_weight, batch, joints)
     kl_x = kl_to_logits(pred_x, target_x)  # (B, K)
     kl_y = kl_to_logits(pred_y, target_y)
+    w = w.to(kl_x.dtype)
     if reduction == "sum":
         return ((kl_x + kl_y) * w).sum() / batch
     if reduction == "mean":
@@ -139,7 +147,7 @@ def joints_mse_loss(pred: torch.Tensor, target: torch.Tensor,
                          "be (B, K, h, w)")
     diff = pred.float() - target.float()
     if target_weight is not None:
-        w = _weights(target_weight, pred.shape[0], pred.shape[1])
+        w = _weights(target_weight, pred.shape[0], pred.shape[1]).to(diff.dtype)
         diff = diff * w[:, :, None, None]
     return 0.5 * diff.pow(2).mean()
 

@@ -82,10 +82,12 @@ class _MRHeatBase(ResNet):
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  deconv_channels: int = 256) -> None:
-        super().__init__(depth)
-        self.num_keypoints = k = check_num_keypoints(num_keypoints)
-        self.input_hw = check_input_hw(input_hw)
+        k = check_num_keypoints(num_keypoints)
+        input_hw = check_input_hw(input_hw)
         c = int(deconv_channels)
+        super().__init__(depth)
+        self.num_keypoints = k
+        self.input_hw = input_hw
         self.deconv1 = _deconv(self.stage_channels[3], c)
         self.deconv2 = _deconv(c, c)
         self.deconv3 = _deconv(c, c)
@@ -155,9 +157,11 @@ class _MRFeaBase(ResNet):
     halve_channels = False
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int]) -> None:
+        num_keypoints = check_num_keypoints(num_keypoints)
+        input_hw = check_input_hw(input_hw)
         super().__init__(depth)
-        self.num_keypoints = check_num_keypoints(num_keypoints)
-        self.input_hw = check_input_hw(input_hw)
+        self.num_keypoints = num_keypoints
+        self.input_hw = input_hw
         c1, c2, c3, c4 = self.stage_channels
         # widths after the 1st/2nd deconv of the layer4 path and the 1st of the layer3 path
         w4a, w4b, w3a = (c3, c2, c2) if self.halve_channels else (c1, c1, c1)

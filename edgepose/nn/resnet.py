@@ -207,5 +207,6 @@ class ResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
-    def forward(self, x: torch.Tensor):  # noqa: D102 - overridden by pose models
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) -> layer4 features; pose models override this."""
         return self.forward_features(x)

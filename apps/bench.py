@@ -1,0 +1,304 @@
+"""Latency table (and plot) of exported pose models per backend and precision.
+
+For every model file (``--files`` and/or every .onnx/.tflite in ``--models-dir``, e.g. the
+output of quantization/export.py and quantization/int8.py) and every installed backend that
+reads it, measures:
+
+* model-only latency: ``backend.run`` on one preprocessed crop (median and p90, ms);
+* end-to-end latency: ``Estimator(frame)`` on a 640x480 frame in "full" mode
+  (preprocess + infer + decode), median and p90 ms;
+* with ``--people N`` (N > 1): N crops in one batched call vs a loop of N calls;
+* achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from the file's
+  metadata (``macs``), else from ``--macs NAME=GMAC`` (computed once, e.g. with
+  ``edgepose.nn.complexity.count_params_and_macs``, and passed in), else - for ONNX files,
+  when the ``onnx`` package is installed - from the graph (Conv/ConvTranspose/Gemm/MatMul).
+
+SimDR vs heatmap and 64x64 / 128x128 / 256x192 are compared by giving the corresponding
+files. MediaPipe BlazePose is added as a peer when ``mediapipe`` is importable
+(end-to-end only). Prints a table, optionally writes CSV, and draws a PNG bar chart
+(matplotlib if installed, else OpenCV drawing).
+
+Example::
+
+    python apps/bench.py --models-dir exported/ --threads 4 --repeats 100 --people 4 --out bench.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgepose import Estimator
+from edgepose.backends import available_backends, backends_for_suffix
+from edgepose.errors import EdgeposeError
+
+logger = logging.getLogger("edgepose.apps.bench")
+MODEL_SUFFIXES = (".onnx", ".tflite")
+
+
+@dataclass
+class Row:
+    """One benchmark line; times in ms."""
+
+    file: str
+    model: str
+    input_hw: str
+    backend: str
+    precision: str
+    threads: str
+    model_med: float = float("nan")
+    model_p90: float = float("nan")
+    e2e_med: float = float("nan")
+    e2e_p90: float = float("nan")
+    batch_med: float = float("nan")
+    loop_med: float = float("nan")
+    gmac: float = float("nan")
+    macs_from: str = ""
+
+    @property
+    def gmacs_per_s(self) -> float:
+        return self.gmac / (self.model_med / 1e3) if self.model_med > 0 else float("nan")
+
+
+def measure(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, float]:
+    """(median, p90) wall time of ``fn`` in ms."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return float(np.median(times)), float(np.percentile(times, 90))
+
+
+def onnx_graph_macs(path: Path) -> float | None:
+    """GMACs per image of an ONNX graph (Conv, ConvTranspose, Gemm, MatMul), or None without ``onnx``."""
+    try:
+        import onnx
+        from onnx import shape_inference
+    except ImportError:
+        return None
+    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    g = model.graph
+    shapes: dict[str, list[int]] = {}
+    for vi in list(g.value_info) + list(g.input) + list(g.output):
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
+        shapes[vi.name] = dims
+    for init in g.initializer:
+        shapes[init.name] = list(init.dims)
+
+    def prod(v: list[int]) -> int:
+        return int(np.prod(v)) if v else 0
+
+    macs = 0
+    for node in g.node:
+        ins = [shapes.get(i, []) for i in node.input]
+        out = shapes.get(node.output[0], [])
+        groups = next((a.i for a in node.attribute if a.name == "group"), 1)
+        if node.op_type == "Conv" and len(ins) > 1 and ins[1]:
+            w = ins[1]
+            macs += prod(out) * w[1] * prod(w[2:])
+        elif node.op_type == "ConvTranspose" and len(ins) > 1 and ins[1]:
+            w = ins[1]
+            macs += prod(ins[0]) * (w[1] * groups // max(groups, 1)) * prod(w[2:])
+        elif node.op_type in ("Gemm", "MatMul") and len(ins) > 1 and ins[0] and ins[1]:
+            macs += prod(out) * ins[0][-1]
+    return macs / 1e9
+
+
+def find_files(models_dir: str | None, files: list[str]) -> list[Path]:
+    paths = [Path(f) for f in files]
+    if models_dir:
+        paths += sorted(p for p in Path(models_dir).rglob("*") if p.suffix.lower() in MODEL_SUFFIXES)
+    return paths
+
+
+def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.ndarray,
+               macs_arg: dict[str, float]) -> Row | None:
+    try:
+        est = Estimator(path, backend, threads=args.threads, smoothing=None)
+    except EdgeposeError as exc:
+        logger.warning("skipping %s on %s: %s", path.name, backend, exc)
+        return None
+    with est:
+        info = est.info
+        row = Row(path.name, info.name or path.stem, f"{info.input_hw[0]}x{info.input_hw[1]}", backend,
+                  info.precision, str(args.threads or "default"))
+        rng = np.random.default_rng(0)
+        crop = rng.standard_normal((1, 3, *info.input_hw)).astype(np.float32)
+        row.model_med, row.model_p90 = measure(lambda: est.backend.run(crop), args.repeats, args.warmup)
+        row.e2e_med, row.e2e_p90 = measure(lambda: est(frame), args.repeats, args.warmup)
+        if args.people > 1:
+            h, w = frame.shape[:2]
+            boxes = [[(i % 4) * w / 4, (i // 4) * h / 4, w / 4, h / 2] for i in range(args.people)]
+            row.batch_med, _ = measure(lambda: est.estimate(frame, boxes, track_ids=range(args.people)),
+                                       args.repeats, args.warmup)
+            est.batching = "loop"
+            row.loop_med, _ = measure(lambda: est.estimate(frame, boxes, track_ids=range(args.people)),
+                                      args.repeats, args.warmup)
+            est.batching = "auto"
+        for key in (path.name, path.stem, info.name):
+            if key in macs_arg:
+                row.gmac, row.macs_from = macs_arg[key], "--macs"
+                break
+        else:
+            if info.macs:
+                row.gmac, row.macs_from = info.macs / 1e9, "metadata"
+            elif path.suffix.lower() == ".onnx":
+                g = onnx_graph_macs(path)
+                if g is not None:
+                    row.gmac, row.macs_from = g, "onnx graph"
+    return row
+
+
+def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
+    """MediaPipe BlazePose (full) end-to-end, when the package is installed."""
+    try:
+        import mediapipe as mp  # type: ignore[import-not-found]
+    except ImportError:
+        logger.info("mediapipe not installed: no peer row")
+        return None
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    row = Row("(bundled)", "mediapipe_blazepose_full", "256x256", "mediapipe", "fp32/fp16", "default")
+    with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
+        row.e2e_med, row.e2e_p90 = measure(lambda: pose.process(rgb), args.repeats, args.warmup)
+    return row
+
+
+def format_table(rows: list[Row]) -> str:
+    head = ["file", "model", "input", "backend", "prec", "thr", "model med", "model p90", "e2e med", "e2e p90",
+            "batch", "loop", "GMAC", "GMAC/s", "MACs from"]
+
+    def f(v: float, nd: int = 2) -> str:
+        return "-" if v != v else f"{v:.{nd}f}"
+
+    lines = [[r.file, r.model, r.input_hw, r.backend, r.precision, r.threads, f(r.model_med), f(r.model_p90),
+              f(r.e2e_med), f(r.e2e_p90), f(r.batch_med), f(r.loop_med), f(r.gmac, 3), f(r.gmacs_per_s, 1),
+              r.macs_from or "-"] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*head), fmt.format(*["-" * w for w in widths])]
+    out += [fmt.format(*line) for line in lines]
+    return "\n".join(out)
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    """Bar chart of model-only and end-to-end medians (matplotlib, else OpenCV)."""
+    labels = [f"{r.file} ({r.model} {r.input_hw}) {r.backend} {r.precision}" for r in rows]
+    model = [0.0 if r.model_med != r.model_med else r.model_med for r in rows]
+    e2e = [0.0 if r.e2e_med != r.e2e_med else r.e2e_med for r in rows]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        _plot_cv2(labels, model, e2e, path)
+        return
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, model, 0.4, label="model only (median)")
+    ax.barh(y + 0.2, e2e, 0.4, label="end to end (median)")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("ms")
+    ax.invert_yaxis()
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_cv2(labels: list[str], model: list[float], e2e: list[float], path: Path) -> None:
+    row_h, left, width = 36, 420, 520
+    h = row_h * len(labels) + 70
+    img = np.full((h, left + width + 90, 3), 255, np.uint8)
+    top = max(max(model, default=0), max(e2e, default=0)) or 1.0
+    for i, (lab, m, e) in enumerate(zip(labels, model, e2e, strict=True)):
+        y = 40 + i * row_h
+        cv2.putText(img, lab[:60], (8, y + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        for j, (v, color) in enumerate(((m, (200, 120, 40)), (e, (40, 140, 240)))):
+            yy = y + j * 14
+            cv2.rectangle(img, (left, yy), (left + int(width * v / top), yy + 12), color, -1)
+            cv2.putText(img, f"{v:.2f}", (left + int(width * v / top) + 4, yy + 11), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "ms, median: blue = model only, orange = end to end", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    if not cv2.imwrite(str(path), img):
+        raise OSError(f"cannot write {path}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models-dir", help="directory searched (recursively) for .onnx/.tflite files")
+    p.add_argument("--files", nargs="*", default=[], help="model files")
+    p.add_argument("--backends", help="comma-separated subset of: onnxruntime,tflite,openvino (default: all installed)")
+    p.add_argument("--threads", type=int, help="runtime threads (default: the runtime's)")
+    p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--people", type=int, default=1, help="N > 1 also measures N crops batched vs looped")
+    p.add_argument("--macs", nargs="*", default=[], help="NAME=GMAC per crop (file name, stem or model name)")
+    p.add_argument("--image", help="frame for end-to-end timing (default: synthetic 640x480)")
+    p.add_argument("--no-mediapipe", action="store_true")
+    p.add_argument("--csv", help="also write the table as CSV")
+    p.add_argument("--out", default="bench.png", help="PNG plot path")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    files = find_files(args.models_dir, args.files)
+    if not files:
+        logger.error("no model files: give --models-dir and/or --files")
+        return 2
+    macs_arg = {}
+    for item in args.macs:
+        name, _, value = item.partition("=")
+        macs_arg[name] = float(value)
+    if args.image:
+        frame = cv2.imread(args.image, cv2.IMREAD_COLOR)
+        if frame is None:
+            logger.error("cannot read %s", args.image)
+            return 2
+    else:
+        frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    wanted = args.backends.split(",") if args.backends else available_backends()
+    rows: list[Row] = []
+    for path in files:
+        for backend in backends_for_suffix(path.suffix):
+            if backend in wanted and backend in available_backends():
+                logger.info("benchmarking %s on %s", path.name, backend)
+                row = bench_file(path, backend, args, frame, macs_arg)
+                if row is not None:
+                    rows.append(row)
+    if not args.no_mediapipe:
+        peer = bench_mediapipe(frame, args)
+        if peer is not None:
+            rows.append(peer)
+    if not rows:
+        logger.error("nothing could be measured")
+        return 2
+    print(format_table(rows))
+    if args.csv:
+        with open(args.csv, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(list(Row.__dataclass_fields__) + ["gmacs_per_s"])
+            for r in rows:
+                writer.writerow([getattr(r, k) for k in Row.__dataclass_fields__] + [r.gmacs_per_s])
+    plot(rows, Path(args.out))
+    logger.info("plot written to %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""ONNX Runtime backend (``pip install edgepose[ort]``).
+
+Sessions run on the CPU execution provider unless ``providers`` says otherwise.
+``InferenceSession.run`` is documented as thread-safe, so one backend may serve several
+threads concurrently. Metadata comes from ``get_modelmeta().custom_metadata_map``, where
+ONNX ``metadata_props`` land.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgepose.backends.base import Backend, QuantParams, TensorInfo, check_model_file
+from edgepose.errors import BackendNotInstalledError, ModelFileError
+
+logger = logging.getLogger(__name__)
+
+_ORT_TYPES = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
+}
+
+
+def _import_ort():  # noqa: ANN202 - returns the module
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise BackendNotInstalledError(
+            "the onnxruntime backend needs the onnxruntime package: pip install edgepose[ort]"
+        ) from exc
+    return onnxruntime
+
+
+class OnnxRuntimeBackend(Backend):
+    """An ``.onnx`` file in an ONNX Runtime ``InferenceSession``.
+
+    Args:
+        path: ``.onnx`` file.
+        threads: ``intra_op_num_threads`` (None: ONNX Runtime's default, all cores).
+        providers: execution providers, default ``["CPUExecutionProvider"]``.
+    """
+
+    name = "onnxruntime"
+    suffixes = (".onnx",)
+    extra = "ort"
+    concurrent_runs = True
+
+    def __init__(self, path: str | os.PathLike[str], threads: int | None = None,
+                 providers: Sequence[str] | None = None) -> None:
+        super().__init__(path, threads)
+        ort = _import_ort()
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+        self.runtime_errors = tuple(
+            v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception)
+        ) + (RuntimeError, ValueError)
+        check_model_file(self.path, "onnx")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.inter_op_num_threads = 1
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        try:
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
+            )
+        except self.runtime_errors as exc:
+            raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it ({exc})") from exc
+        meta = self._session.get_modelmeta()
+        self.metadata = dict(meta.custom_metadata_map)
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelFileError(
+                f"{self.path.name}: expected one image input, found {[i.name for i in inputs]}"
+            )
+        self.input = self._info(inputs[0])
+        self.outputs = [self._info(o) for o in self._session.get_outputs()]
+        self._finish_init()
+
+    def _info(self, arg: object) -> TensorInfo:
+        name, type_str = arg.name, arg.type  # type: ignore[attr-defined]
+        if type_str not in _ORT_TYPES:
+            raise ModelFileError(f"{self.path.name}: tensor {name!r} has unsupported type {type_str}")
+        dtype = np.dtype(_ORT_TYPES[type_str])
+        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)  # type: ignore[attr-defined]
+        quant: QuantParams | None = self.quant_from_metadata(name, dtype)
+        return TensorInfo(name, shape, dtype, quant)
+
+    def _infer(self, x: np.ndarray) -> list[np.ndarray]:
+        return list(self._session.run(None, {self.input.name: x}))
+
+    def _release(self) -> None:
+        self._session = None  # type: ignore[assignment]

@@ -1,0 +1,403 @@
+"""Estimator: frame -> PoseResult, with person boxes, batched crops, smoothing and timings.
+
+::
+
+    from edgepose import Estimator
+    with Estimator("simdr_r50_128") as est:            # registry name, or a .onnx/.tflite path
+        result = est(frame)                             # frame: (H, W, 3) uint8, BGR by default
+        result.keypoints, result.scores                 # (N, K, 2) frame px, (N, K)
+
+Per frame: person boxes (mode ``"full"``, ``"track"`` or ``"detect"``, see below) ->
+:func:`edgepose.preprocess.preprocess_crops` -> one backend call for all N crops when the
+model's batch axis is dynamic (else one call per crop) -> ``codec.decode`` -> inverse
+affine to frame pixels -> tracker update -> One Euro smoothing per track.
+
+Modes:
+
+``"full"``  one person, the whole frame is the box. Cheapest; right for a webcam
+    facing one person; wrong for several people or a small person in a big frame.
+``"detect"``  the detector runs on every frame. Robust, and the detector dominates
+    the cost.
+``"track"``  the detector (or the whole frame, without one) runs on the first frame,
+    when a track is lost (mean keypoint score below ``PoseTracker.lost_score``) and every
+    ``redetect_interval`` frames; in between each person's box comes from their
+    previous keypoints. Nearly the cost of ``"full"`` with several people; a newcomer
+    is found only at the next detection.
+
+Smoothing (``smoothing=``): ``None`` off; ``"auto"`` (default) smooths frames that carry
+a ``timestamp`` (video: the apps pass the capture time) and leaves frames without one
+alone (single images, unrelated photos); a :class:`~edgepose.smooth.OneEuroParams`
+smooths every frame, using ``time.monotonic()`` when no timestamp is given.
+
+Thread safety: an Estimator keeps per-video state (tracks, filters) and is **not**
+thread-safe: use one Estimator per thread (or per video stream). Several Estimators can
+share one loaded model by passing the same :class:`~edgepose.backends.Backend` as
+``model``: ONNX Runtime then runs them concurrently; TFLite and OpenVINO backends
+serialise their calls with a lock (correct, not parallel).
+
+Input limits: frames must be ``uint8 (H, W, 3)`` with at most :data:`MAX_FRAME_PIXELS`
+pixels; boxes finite, with positive size, and overlapping the frame. Violations raise
+:class:`~edgepose.errors.InputError` naming the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgepose.backends import Backend
+from edgepose.codecs import Codec
+from edgepose.detect import Detector, make_detector
+from edgepose.errors import InputError, ModelFileError
+from edgepose.model_info import build_model_info, load_model
+from edgepose.preprocess import crops_to_frame, preprocess_crops
+from edgepose.skeleton import KeypointSet
+from edgepose.smooth import OneEuroParams, PoseSmoother
+from edgepose.track import PoseTracker
+
+logger = logging.getLogger(__name__)
+
+#: Largest frame accepted, in pixels (about 50 MP; 8K UHD, 33 MP, passes). Resize larger
+#: frames first: a pose model sees a crop of at most a few hundred pixels anyway.
+MAX_FRAME_PIXELS = 50_000_000
+MODES = ("full", "track", "detect")
+BATCHING = ("auto", "loop")
+TIMING_KEYS = ("detect", "preprocess", "infer", "decode", "smooth", "total")
+
+
+@dataclass(frozen=True)
+class PoseResult:
+    """Poses found in one frame.
+
+    Attributes:
+        keypoints: (N, K, 2) float32, (x, y) in frame pixels.
+        scores: (N, K) float32 keypoint confidences (codec's score, 0..1 for SimDR).
+        boxes: (N, 4) float32 person boxes (x, y, w, h) in frame pixels that were cropped.
+        track_ids: (N,) int64 track ids (stable across frames in "track"/"detect" modes).
+        timings: milliseconds per stage: detect, preprocess, infer, decode, smooth, total.
+        keypoint_set: name of the keypoint set ("coco17", ...).
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    track_ids: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    keypoint_set: str = "coco17"
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def draw(self, image: np.ndarray, threshold: float = 0.3) -> np.ndarray:
+        """Draw the skeletons on ``image`` (BGR uint8, in place) and return it."""
+        from edgepose.draw import draw_result
+
+        return draw_result(image, self, threshold=threshold)
+
+
+# ---- input checks ---------------------------------------------------------------------------
+def check_frame(frame: Any) -> np.ndarray:
+    """Return ``frame`` if it is a usable ``uint8 (H, W, 3)`` image, else raise InputError naming the problem."""
+    if frame is None:
+        raise InputError(
+            "frame is None: the camera or video returned no image (check the ok flag of cv2.VideoCapture.read() "
+            "or the path given to cv2.imread)"
+        )
+    if not isinstance(frame, np.ndarray):
+        raise InputError(f"frame must be a numpy array (H, W, 3) uint8; got {type(frame).__name__}")
+    if frame.size == 0:
+        raise InputError(f"frame is empty (shape {frame.shape})")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        raise InputError(
+            f"frame {frame.shape} is grayscale; convert it with cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)"
+        )
+    if frame.ndim != 3:
+        raise InputError(f"frame must have shape (H, W, 3); got {frame.shape}")
+    if frame.shape[2] == 4:
+        raise InputError(f"frame {frame.shape} has 4 channels; convert it with cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)")
+    if frame.shape[2] != 3:
+        raise InputError(f"frame must have 3 channels (H, W, 3); got {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise InputError(
+            f"frame dtype is {frame.dtype}, expected uint8 (0..255): convert with "
+            "np.clip(frame, 0, 255).astype(np.uint8) (multiply 0..1 floats by 255 first)"
+        )
+    if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:
+        raise InputError(
+            f"frame {frame.shape[1]}x{frame.shape[0]} exceeds the limit of {MAX_FRAME_PIXELS} pixels "
+            "(edgepose.estimator.MAX_FRAME_PIXELS); resize it first, e.g. with cv2.resize"
+        )
+    return frame
+
+
+def check_boxes(boxes: Any, frame_hw: tuple[int, int]) -> np.ndarray:
+    """``boxes (N, 4)`` xywh as float64, or InputError (NaN/inf, size <= 0, entirely outside the frame)."""
+    try:
+        b = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"boxes must be numbers of shape (N, 4) (x, y, w, h): {exc}") from None
+    if b.ndim == 1 and b.size == 4:
+        b = b[None]
+    if b.size == 0:
+        return np.zeros((0, 4))
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise InputError(f"boxes must have shape (N, 4) (x, y, w, h); got {b.shape}")
+    h, w = frame_hw
+    for i, (x, y, bw, bh) in enumerate(b):
+        if not np.all(np.isfinite([x, y, bw, bh])):
+            raise InputError(f"box {i} {b[i].tolist()} contains NaN or inf")
+        if bw <= 0 or bh <= 0:
+            raise InputError(f"box {i} {b[i].tolist()} has width or height <= 0")
+        if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+            raise InputError(f"box {i} {b[i].tolist()} lies outside the {w}x{h} frame")
+    return b
+
+
+# ---- the estimator --------------------------------------------------------------------------
+class Estimator:
+    """Top-down pose estimation on frames (see the module docstring for modes and threads).
+
+    Args:
+        model: registry name (``"simdr_r50_128"``), path to ``.onnx``/``.tflite``/``.xml``,
+            or an already loaded :class:`~edgepose.backends.Backend` (shared, not closed here).
+        backend: "onnxruntime" | "tflite" | "openvino" | None (from the file suffix).
+        threads: runtime CPU threads (None: the runtime's default).
+        precision: registry file precision ("int8", "fp32", "fp16"); None: int8 first.
+        mode: "full" | "track" | "detect"; None: "detect" with a detector, else "full".
+        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, or None.
+        tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect" modes.
+        smoothing: None, "auto" or :class:`~edgepose.smooth.OneEuroParams` (module docstring).
+        frame_color: channel order of the frames you pass: "bgr" (OpenCV) or "rgb".
+        batching: "auto" (one call for all crops when the batch axis is dynamic, else one
+            per crop) or "loop" (always one call per crop; to measure the difference).
+        max_batch: crops per backend call at most (bounds memory with many people).
+        padding: crop padding around each box (1.25 as in training).
+        max_people: keep at most this many detected people (highest score first).
+        full_frame_if_none: when the detector finds nobody, use the whole frame as one
+            box instead of returning no people.
+        codec, input_hw, mean, std, color_order, keypoint_set: model description for files
+            without edgepose metadata (e.g. RTMPose SimCC exports); they override metadata.
+            ``mean``/``std`` in pixel/255 units, in the model's channel order.
+        output_names: output tensor names in the order the codec takes them, when they
+            are not ``simcc_x``/``simcc_y`` (SimDR) or the single heatmap output.
+        backend_options: extra keyword arguments for the backend (``providers``, ``device``).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | Backend,
+        backend: str | None = None,
+        *,
+        threads: int | None = None,
+        precision: str | None = None,
+        mode: str | None = None,
+        detector: Detector | str | None = None,
+        tracker: PoseTracker | None = None,
+        smoothing: str | OneEuroParams | None = "auto",
+        frame_color: str = "bgr",
+        batching: str = "auto",
+        max_batch: int = 32,
+        padding: float = 1.25,
+        max_people: int | None = None,
+        full_frame_if_none: bool = False,
+        codec: Codec | dict[str, Any] | None = None,
+        input_hw: tuple[int, int] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        color_order: str | None = None,
+        keypoint_set: str | None = None,
+        output_names: Sequence[str] | None = None,
+        backend_options: dict[str, Any] | None = None,
+    ) -> None:
+        if frame_color not in ("bgr", "rgb"):
+            raise InputError(f"frame_color must be 'bgr' or 'rgb'; got {frame_color!r}")
+        if batching not in BATCHING:
+            raise InputError(f"batching must be one of {BATCHING}; got {batching!r}")
+        if max_batch < 1:
+            raise InputError(f"max_batch must be >= 1; got {max_batch}")
+        self.detector = make_detector(detector)
+        self.mode = mode or ("detect" if self.detector is not None else "full")
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}; got {self.mode!r}")
+        if self.mode == "detect" and self.detector is None:
+            raise InputError("mode 'detect' needs a detector (e.g. detector='hog' or a ModelDetector)")
+        self.smoothing = self._smoothing_params(smoothing)
+        #: smooth frames without a timestamp too (explicit OneEuroParams), not only video frames
+        self.smooth_always = isinstance(smoothing, OneEuroParams) or smoothing is True
+        self.frame_color, self.batching, self.max_batch = frame_color, batching, int(max_batch)
+        self.padding, self.max_people, self.full_frame_if_none = float(padding), max_people, full_frame_if_none
+        self.tracker = tracker or PoseTracker()
+        self.smoother = PoseSmoother(self.smoothing) if self.smoothing is not None else None
+        self._owns_backend = not isinstance(model, Backend)
+        if isinstance(model, Backend):
+            self.backend = model
+        else:
+            self.backend = load_model(model, backend, threads, precision, **(backend_options or {}))
+        try:
+            self.info = build_model_info(self.backend, {
+                "codec": codec, "input_hw": input_hw, "mean": mean, "std": std, "color_order": color_order,
+                "keypoint_set": keypoint_set, "output_names": output_names,
+            })
+        except BaseException:
+            self.close()
+            raise
+        self._closed = False
+        logger.info("Estimator: %s, mode=%s, smoothing=%s, batching=%s", self.backend, self.mode,
+                    smoothing if isinstance(smoothing, str) or smoothing is None else "on", batching)
+
+    @staticmethod
+    def _smoothing_params(smoothing: Any) -> OneEuroParams | None:
+        if smoothing is None or smoothing is False:
+            return None
+        if smoothing == "auto" or smoothing is True:
+            return OneEuroParams()
+        if isinstance(smoothing, OneEuroParams):
+            return smoothing
+        raise InputError(f"smoothing must be None, 'auto' or OneEuroParams; got {smoothing!r}")
+
+    # ---- properties ---------------------------------------------------------------------
+    @property
+    def keypoint_set(self) -> KeypointSet:
+        """The model's keypoint set."""
+        return self.info.keypoint_set
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """Model input (height, width)."""
+        return self.info.input_hw
+
+    # ---- public calls ---------------------------------------------------------------------
+    def __call__(self, frame: np.ndarray, timestamp: float | None = None) -> PoseResult:
+        """Poses in ``frame (H, W, 3) uint8`` (channels in ``frame_color`` order).
+
+        Args:
+            frame: the image.
+            timestamp: capture time in seconds (video). Turns "auto" smoothing on.
+        """
+        t0 = time.perf_counter()
+        frame = self._check_open_frame(frame)
+        boxes, ids = self._person_boxes(frame)
+        return self._run_pipeline(frame, boxes, ids, timestamp, t0, time.perf_counter(), update_tracker=True)
+
+    def estimate(self, frame: np.ndarray, boxes: Any, track_ids: Any = None,
+                 timestamp: float | None = None) -> PoseResult:
+        """Poses in ``frame`` for caller-given ``boxes (N, 4)`` (x, y, w, h) frame px.
+
+        Args:
+            track_ids: (N,) ids for smoothing across calls; None: boxes are matched to the
+                previous call's by IoU (as detections are).
+            timestamp: capture time in seconds (turns "auto" smoothing on).
+        """
+        t0 = time.perf_counter()
+        frame = self._check_open_frame(frame)
+        b = check_boxes(boxes, frame.shape[:2])
+        if track_ids is None:
+            ids = self.tracker.match(b)
+        else:
+            ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+            if ids.shape != (len(b),):
+                raise InputError(f"track_ids must have shape ({len(b)},); got {ids.shape}")
+        return self._run_pipeline(frame, b, ids, timestamp, t0, time.perf_counter(),
+                                  update_tracker=track_ids is None)
+
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Run the model on a preprocessed ``batch (N, 3, H, W)`` following ``batching``;
+        outputs in the codec's order."""
+        if self.batching == "loop":
+            parts = [self.backend.run(batch[i:i + 1]) for i in range(batch.shape[0])]
+        else:
+            parts = [self.backend.run(batch[i:i + self.max_batch]) for i in range(0, batch.shape[0], self.max_batch)]
+        outs = [np.concatenate([p[j] for p in parts], axis=0) if len(parts) > 1 else parts[0][j]
+                for j in range(len(parts[0]))]
+        return [outs[i] for i in self.info.output_order]
+
+    def reset(self) -> None:
+        """Forget tracks and smoothing history (call between unrelated videos)."""
+        self.tracker.reset()
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def close(self) -> None:
+        """Release the backend (unless it was passed in) and the detector."""
+        self._closed = True
+        if getattr(self, "_owns_backend", False) and hasattr(self, "backend"):
+            self.backend.close()
+        close = getattr(self.detector, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Estimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- internals ----------------------------------------------------------------------
+    def _check_open_frame(self, frame: Any) -> np.ndarray:
+        if self._closed:
+            raise InputError("this Estimator is closed")
+        return check_frame(frame)
+
+    def _detect(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        if self.detector is None:
+            return np.array([[0.0, 0.0, float(w), float(h)]])
+        boxes, scores = self.detector.detect(frame, self.frame_color)
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if self.max_people is not None and len(boxes) > self.max_people:
+            boxes = boxes[np.argsort(-np.asarray(scores))[: self.max_people]]
+        if len(boxes) == 0 and self.full_frame_if_none:
+            boxes = np.array([[0.0, 0.0, float(w), float(h)]])
+        return check_boxes(boxes, (h, w))
+
+    def _person_boxes(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = frame.shape[:2]
+        if self.mode == "full":
+            return np.array([[0.0, 0.0, float(w), float(h)]]), np.zeros(1, dtype=np.int64)
+        if self.mode == "detect" or self.tracker.needs_detection():
+            boxes = self._detect(frame)
+            return boxes, self.tracker.match(boxes)
+        return self.tracker.predicted()
+
+    def _run_pipeline(self, frame: np.ndarray, boxes: np.ndarray, ids: np.ndarray, timestamp: float | None,
+                      t0: float, t1: float, update_tracker: bool) -> PoseResult:
+        k = self.info.keypoint_set.num_keypoints
+        n = len(boxes)
+        if n == 0:
+            total = (time.perf_counter() - t0) * 1e3
+            return PoseResult(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
+                              np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
+                              {"detect": (t1 - t0) * 1e3, "preprocess": 0.0, "infer": 0.0, "decode": 0.0,
+                               "smooth": 0.0, "total": total}, self.info.keypoint_set.name)
+        batch, matrices = preprocess_crops(frame, boxes, self.info.preprocess_params(),
+                                           frame_color=self.frame_color, padding=self.padding)
+        t2 = time.perf_counter()
+        outputs = self.infer(batch)
+        t3 = time.perf_counter()
+        kp_crop, scores = self.info.codec.decode(outputs)
+        if kp_crop.shape[1] != k:
+            raise ModelFileError(
+                f"{self.backend.path.name} predicts {kp_crop.shape[1]} keypoints; keypoint set "
+                f"{self.info.keypoint_set.name!r} has {k}"
+            )
+        keypoints = crops_to_frame(kp_crop, matrices)
+        if update_tracker and self.mode != "full":
+            self.tracker.update(ids, keypoints, scores, frame.shape[:2])
+        t4 = time.perf_counter()
+        if self.smoother is not None and (timestamp is not None or self.smooth_always):
+            t = float(timestamp) if timestamp is not None else time.monotonic()
+            keypoints = self.smoother(ids, keypoints, t)
+        t5 = time.perf_counter()
+        timings = {"detect": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "infer": (t3 - t2) * 1e3,
+                   "decode": (t4 - t3) * 1e3, "smooth": (t5 - t4) * 1e3, "total": (t5 - t0) * 1e3}
+        return PoseResult(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
+                          np.asarray(ids, dtype=np.int64), timings, self.info.keypoint_set.name)
+
+    def __repr__(self) -> str:
+        return f"Estimator({self.backend!r}, mode={self.mode!r}, model={self.info.name!r})"

@@ -1,0 +1,283 @@
+"""Int8 post-training quantization with NNCF: ONNX (QDQ) and TFLite (PT2E).
+
+* ONNX: ``nncf.quantize`` on the fp32 ONNX model (NNCF ONNX backend) -> QDQ model that
+  ONNX Runtime runs with int8 kernels. ``preset`` "performance" = symmetric activations,
+  "mixed" = asymmetric activations; weights symmetric per channel.
+* TFLite: the model (wrapped for NHWC input) is captured with ``torch.export``, annotated
+  by litert-torch's ``PT2EQuantizer`` (int8 asymmetric per-tensor activations, symmetric
+  per-channel weights: the TFLite int8 scheme, so ``preset`` does not apply), calibrated
+  by ``nncf.experimental.torch.fx.quantize_pt2e`` and converted by litert-torch in
+  static-quantization mode. The file's input is int8 (quantise with the input tensor's
+  scale/zero point); outputs are float32 when the head stays float, int8 otherwise.
+
+Head: with ``head="float"`` the SimDR 1-D head - the nodes from the outputs back to and
+including the last convolution (``final_layer`` 1x1 conv, reshape, ``mlp_head_x/y``
+Linear) - stays float (NNCF ``IgnoredScope`` for ONNX, an annotation filter for PT2E).
+For heatmap models this keeps only the final 1x1 conv in float.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgepose.errors import EdgeposeError, InputError
+from edgepose.export.atomic import StagedOutputs
+from edgepose.export.common import (
+    INPUT_NAME, ExportWrapper, check_model_matches_spec, output_names, sample_input,
+)
+from edgepose.export.errors import CalibrationError, ExportError
+from edgepose.export.tflite_export import (
+    check_layout, check_tflite_ops, convert_to_tflite, tflite_io_dtypes, tflite_output_roles,
+)
+from edgepose.metadata import make_metadata, read_metadata, write_onnx_metadata, write_tflite_metadata
+from edgepose.zoo import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["QuantOptions", "quantize_onnx", "quantize_tflite", "onnx_head_nodes", "fx_head_nodes"]
+
+PRESETS = ("performance", "mixed")
+HEAD_MODES = ("float", "int8")
+
+
+@dataclass(frozen=True)
+class QuantOptions:
+    """Post-training quantization settings.
+
+    Attributes:
+        subset_size: calibration samples used (NNCF ``subset_size``).
+        preset: "performance" or "mixed" (ONNX only; see module docstring).
+        head: "float" keeps the 1-D head in float, "int8" quantizes everything.
+        bias_correction: NNCF fast bias correction on/off.
+    """
+
+    subset_size: int = 300
+    preset: str = "performance"
+    head: str = "float"
+    bias_correction: bool = True
+
+    def __post_init__(self) -> None:
+        if self.subset_size < 1:
+            raise InputError(f"subset_size must be >= 1, got {self.subset_size}")
+        if self.preset not in PRESETS:
+            raise InputError(f"preset must be one of {PRESETS}, got {self.preset!r}")
+        if self.head not in HEAD_MODES:
+            raise InputError(f"head must be one of {HEAD_MODES}, got {self.head!r}")
+
+
+def _check_calibration(calibration: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    x = np.asarray(calibration, dtype=np.float32)
+    h, w = spec.input_hw
+    if x.ndim != 4 or x.shape[1:] != (3, h, w):
+        raise CalibrationError(f"calibration batch must be (N, 3, {h}, {w}); got {x.shape}")
+    if x.shape[0] == 0:
+        raise CalibrationError("the calibration set is empty")
+    if not np.all(np.isfinite(x)):
+        raise CalibrationError("the calibration batch contains NaN or inf")
+    return x
+
+
+def _walk_back(outputs: Iterable[Any], producers: Any, is_conv: Any) -> list[Any]:
+    """Nodes from the outputs back to (and including) the first conv on every path."""
+    seen: dict[int, Any] = {}
+    stack = list(outputs)
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen[id(node)] = node
+        if not is_conv(node):
+            stack.extend(producers(node))
+    return list(seen.values())
+
+
+def onnx_head_nodes(model: Any, outputs: list[str]) -> list[str]:
+    """Names of the ONNX nodes of the head (see module docstring)."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    nodes = _walk_back(
+        (producer.get(o) for o in outputs),
+        lambda n: [producer.get(i) for i in n.input if i in producer],
+        lambda n: n.op_type in ("Conv", "ConvTranspose"),
+    )
+    if not any(n.op_type in ("Conv", "ConvTranspose") for n in nodes):
+        raise ExportError("could not find the head: no convolution before the outputs")
+    return sorted(n.name for n in nodes)
+
+
+def fx_head_nodes(graph_module: torch.fx.GraphModule) -> set[str]:
+    """Names of the FX nodes of the head (see module docstring)."""
+    output = next(n for n in graph_module.graph.nodes if n.op == "output")
+
+    def is_conv(n: torch.fx.Node) -> bool:
+        return n.op == "call_function" and "conv" in str(n.target)
+
+    nodes = _walk_back(
+        output.all_input_nodes,
+        lambda n: [a for a in n.all_input_nodes if a.op == "call_function"],
+        is_conv,
+    )
+    if not any(is_conv(n) for n in nodes):
+        raise ExportError("could not find the head: no convolution before the outputs")
+    return {n.name for n in nodes if n.op == "call_function"}
+
+
+# ---- ONNX ---------------------------------------------------------------------------------
+def quantize_onnx(
+    fp32_path: str | os.PathLike[str],
+    spec: ModelSpec,
+    path: str | os.PathLike[str],
+    calibration: np.ndarray,
+    options: QuantOptions = QuantOptions(),
+) -> Path:
+    """NNCF int8 PTQ of an fp32 edgepose ONNX file into ``path`` (QDQ, atomically written).
+
+    Args:
+        fp32_path: fp32 ONNX written by :func:`edgepose.export.export_onnx`.
+        spec: the model's ModelSpec.
+        path: output file.
+        calibration: ``(N, 3, H, W)`` float32 crops (``calibration_batch``).
+        options: :class:`QuantOptions`.
+
+    Raises:
+        CalibrationError: empty or mis-shaped calibration batch.
+        ExportError: NNCF failure.
+    """
+    import nncf
+    import onnx
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+
+    x = _check_calibration(calibration, spec)
+    source_meta = read_metadata(fp32_path)
+    if source_meta["precision"] != "fp32" or source_meta["model"] != spec.name:
+        raise InputError(f"{fp32_path} is not the fp32 ONNX of {spec.name} (metadata: {source_meta['model']}, {source_meta['precision']})")
+    fp32 = onnx.load(str(fp32_path))
+    ignored = onnx_head_nodes(fp32, output_names(spec)) if options.head == "float" else []
+    subset = min(options.subset_size, len(x))
+    dataset = nncf.Dataset([x[i:i + 1] for i in range(len(x))], lambda item: {INPUT_NAME: item})
+    target = Path(path)
+    start = time.perf_counter()
+    try:
+        quantized = nncf.quantize(
+            fp32, dataset,
+            preset=nncf.QuantizationPreset.PERFORMANCE if options.preset == "performance" else nncf.QuantizationPreset.MIXED,
+            subset_size=subset, fast_bias_correction=True,
+            ignored_scope=nncf.IgnoredScope(names=ignored) if ignored else None,
+            advanced_parameters=AdvancedQuantizationParameters(disable_bias_correction=not options.bias_correction),
+        )
+    except (nncf.ValidationError, RuntimeError, ValueError) as exc:
+        raise ExportError(f"NNCF could not quantize {spec.name} (ONNX): {exc}") from exc
+    quant = {
+        "tool": f"nncf {nncf.__version__} onnx backend (QDQ)", "calibration_size": subset,
+        **asdict(options), "float_nodes": ignored,
+    }
+    with StagedOutputs() as out:
+        tmp = out.stage(target)
+        onnx.save(quantized, str(tmp))
+        meta = make_metadata(spec, "NCHW", "int8", batch_size=source_meta.get("batch_size"),
+                             input_name=INPUT_NAME, quantization=quant)
+        write_onnx_metadata(tmp, meta)
+    logger.info("wrote %s (%.1f MB, %.1f s)", target, target.stat().st_size / 1e6, time.perf_counter() - start)
+    return target
+
+
+# ---- TFLite (PT2E) ----------------------------------------------------------------------------
+def _pt2e_quantizer(skip: set[str]) -> Any:
+    """litert-torch's PT2EQuantizer (per-channel int8) that leaves the nodes in ``skip`` unannotated."""
+    from litert_torch.quantize import pt2e_quantizer as pq
+
+    class _SkippingQuantizer(pq.PT2EQuantizer):
+        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+            if not skip:
+                return super().annotate(model)
+            self._annotate_all_static_patterns(model, self.global_config, lambda n: n.name not in skip)
+            pq.propagate_annotation(model)
+            return model
+
+    return _SkippingQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
+
+
+def quantize_tflite(
+    model: nn.Module,
+    spec: ModelSpec,
+    path: str | os.PathLike[str],
+    calibration: np.ndarray,
+    options: QuantOptions = QuantOptions(),
+    *,
+    layout: str = "NHWC",
+) -> Path:
+    """Int8 TFLite of ``model`` (PT2E + NNCF calibration + litert-torch), atomically written.
+
+    Args:
+        model: torch model of ``spec``.
+        spec: its ModelSpec.
+        path: output file.
+        calibration: ``(N, 3, H, W)`` float32 crops (converted to ``layout`` here).
+        options: :class:`QuantOptions` (``preset`` is not used: see module docstring).
+        layout: "NHWC" (default) or "NCHW" input.
+
+    Raises:
+        CalibrationError: empty or mis-shaped calibration batch.
+        ExportError: quantization / conversion failure or non-builtin ops.
+    """
+    import nncf
+    from litert_torch.quantize.quant_config import QuantConfig
+    from nncf.experimental.torch.fx import quantize_pt2e
+
+    x = _check_calibration(calibration, spec)
+    channels_last = check_layout(layout)
+    logger.info("TFLite int8 uses the LiteRT scheme (asymmetric int8 activations, symmetric per-channel "
+                "weights); preset %r applies to ONNX only", options.preset)
+    model = model.eval()
+    check_model_matches_spec(model, spec)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    target = Path(path)
+    what = f"{spec.name} (int8, {layout})"
+    start = time.perf_counter()
+    wrapper = ExportWrapper(model, output_names(spec), channels_last=channels_last, as_dict=True).eval()
+    sample = sample_input(spec, batch=1, channels_last=channels_last)
+    try:
+        graph = torch.export.export(wrapper, (), {INPUT_NAME: sample}).module()
+    except Exception as exc:  # torch.export raises many unrelated types; re-raised with context
+        raise ExportError(f"torch.export cannot capture {what}: {type(exc).__name__}: {exc}") from exc
+    skip = fx_head_nodes(graph) if options.head == "float" else set()
+    quantizer = _pt2e_quantizer(skip)
+    subset = min(options.subset_size, len(x))
+    dataset = nncf.Dataset([torch.from_numpy(x[i:i + 1]) for i in range(len(x))], lambda item: {INPUT_NAME: item})
+    try:
+        quantized = quantize_pt2e(
+            graph, quantizer, dataset, subset_size=subset,
+            fast_bias_correction=True if options.bias_correction else None, fold_quantize=False,
+        )
+    except (nncf.ValidationError, RuntimeError, ValueError) as exc:
+        raise ExportError(f"NNCF quantize_pt2e failed for {what}: {exc}") from exc
+    quant = {
+        "tool": f"nncf {nncf.__version__} quantize_pt2e + litert-torch PT2EQuantizer",
+        "scheme": "int8 asymmetric per-tensor activations, symmetric per-channel weights",
+        "calibration_size": subset, "subset_size": options.subset_size, "head": options.head,
+        "bias_correction": options.bias_correction, "float_nodes": sorted(skip),
+    }
+    with StagedOutputs() as out:
+        tmp = out.stage(target)
+        convert_to_tflite(quantized, sample, tmp, quant_config=QuantConfig(pt2e_quantizer=quantizer), what=what)
+        check_tflite_ops(tmp, what)
+        input_dtype, output_dtype = tflite_io_dtypes(tmp)
+        try:
+            meta = make_metadata(spec, layout, "int8", input_dtype=input_dtype, output_dtype=output_dtype,
+                                 batch_size=1, input_name=INPUT_NAME, quantization=quant,
+                                 outputs=tflite_output_roles(tmp))
+            write_tflite_metadata(tmp, meta)
+        except EdgeposeError as exc:
+            raise ExportError(f"{what}: cannot write metadata: {exc}") from exc
+    logger.info("wrote %s (%.1f MB, %.1f s)", target, target.stat().st_size / 1e6, time.perf_counter() - start)
+    return target

@@ -1,0 +1,244 @@
+"""Which file a model name means, and how to feed and decode it (metadata or arguments).
+
+:func:`resolve_model_file` turns a registry name into a verified local file (or passes a
+path through); :func:`build_model_info` merges the file's edgepose metadata with the
+caller's arguments into a :class:`ModelInfo`, failing early and by name when something
+is missing or contradicts the file (input size, number of bins, keypoint count).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgepose import zoo
+from edgepose.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
+from edgepose.backends.base import METADATA_KEY
+from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
+from edgepose.errors import InputError, ModelFileError, UnknownModelError
+from edgepose.metadata import validate_metadata
+from edgepose.skeleton import KeypointSet, get_keypoint_set
+
+logger = logging.getLogger(__name__)
+
+#: registry file preference: (format, precision), first available wins
+FILE_PREFERENCE = (("onnx", "int8"), ("tflite", "int8"), ("onnx", "fp32"), ("tflite", "fp32"),
+                   ("onnx", "fp16"), ("tflite", "fp16"))
+_FORMAT_BACKENDS = {"onnx": ("onnxruntime", "openvino"), "tflite": ("tflite",)}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """How to feed and decode one model, from its metadata and/or the caller's arguments.
+
+    Attributes:
+        name: model name ("" for external models without metadata).
+        codec: decoder of the outputs.
+        input_hw: (H, W) of the model input.
+        mean, std: per input channel, pixel/255 units, in the model's channel order.
+        color_order: "bgr" or "rgb", channel order the model expects.
+        keypoint_set: the keypoints' definition.
+        output_order: indices into the backend outputs, in the order the codec takes them.
+        precision: "fp32" | "fp16" | "int8" | "unknown".
+        macs: multiply-adds per crop from the metadata, None when absent.
+        metadata: the parsed edgepose metadata ({} when the file has none).
+    """
+
+    name: str
+    codec: Codec
+    input_hw: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    color_order: str
+    keypoint_set: KeypointSet
+    output_order: tuple[int, ...]
+    precision: str = "unknown"
+    macs: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def preprocess_params(self) -> dict[str, Any]:
+        """The description ``preprocess_crops`` takes."""
+        return {"input_hw": self.input_hw, "mean": self.mean, "std": self.std, "color_order": self.color_order}
+
+
+# ---- model resolution ---------------------------------------------------------------------
+def _looks_like_path(model: str | os.PathLike[str]) -> bool:
+    p = Path(model)
+    return isinstance(model, os.PathLike) or p.suffix.lower() in SUFFIXES or os.sep in str(model)
+
+
+def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None,
+                       precision: str | None = None) -> Path:
+    """A local model file for a path or a registry name.
+
+    Registry names go through ``zoo.get_spec`` -> ``ModelSpec.find_file`` ->
+    ``zoo.fetch_file`` (sha256-verified, cached). Files are preferred in the order of
+    :data:`FILE_PREFERENCE` (int8 ONNX first), skipping formats whose runtime is not
+    installed or that ``backend`` cannot read.
+
+    Raises:
+        UnknownModelError: unknown name, or no file the installed runtimes can read.
+        ModelFileError / ChecksumError: missing, truncated or altered file.
+    """
+    if _looks_like_path(model):
+        return Path(model)
+    spec = zoo.get_spec(str(model))
+    wanted = [(f, p) for f, p in FILE_PREFERENCE if precision is None or p == precision]
+    tried = []
+    for fmt, prec in wanted:
+        readers = _FORMAT_BACKENDS[fmt]
+        if backend is not None:
+            readers = tuple(r for r in readers if r == canonical_name(backend))
+        readers = tuple(r for r in readers if is_available(r))
+        if not readers:
+            continue
+        try:
+            model_file = spec.find_file(fmt, prec)
+        except UnknownModelError:
+            tried.append(f"{fmt}/{prec}")
+            continue
+        logger.info("%s: using the %s %s file", spec.name, prec, fmt)
+        return zoo.fetch_file(model_file)
+    have = [f"{f.format}/{f.precision}" for f in spec.files] or ["none"]
+    installed = [n for n in BACKENDS if is_available(n)] or ["none"]
+    raise UnknownModelError(
+        f"model {spec.name!r}: no file that the installed backends ({', '.join(installed)}) can read"
+        f"{f' with precision {precision}' if precision else ''}; it ships: {', '.join(have)}. Export one with "
+        "quantization/export.py or quantization/int8.py, or install another backend (pip install edgepose[ort] "
+        "/ [tflite] / [openvino])"
+    )
+
+
+def load_model(model: str | os.PathLike[str], backend: str | None = None, threads: int | None = None,
+               precision: str | None = None, **options: Any) -> Backend:
+    """A loaded :class:`~edgepose.backends.Backend` for a registry name or a model file path."""
+    return load_backend(resolve_model_file(model, backend, precision), backend, threads, **options)
+
+
+# ---- metadata -> ModelInfo ----------------------------------------------------------------
+def _parse_metadata(backend: Backend) -> dict[str, Any]:
+    text = backend.metadata.get(METADATA_KEY)
+    if text is None:
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ModelFileError(f"{backend.path}: edgepose metadata is not valid JSON ({exc})") from None
+    return validate_metadata(doc, backend.path)
+
+
+def _check_mean_std(name: str, values: Sequence[float]) -> tuple[float, float, float]:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise InputError(f"{name} must be 3 finite numbers; got {values!r}")
+    if np.any(np.abs(arr) > 1.5):
+        raise InputError(
+            f"{name}={list(arr)} looks like 0..255 units; edgepose takes pixel/255 units "
+            f"(e.g. RTMPose's mean [123.675, 116.28, 103.53] is [0.485, 0.456, 0.406])"
+        )
+    if name == "std" and np.any(arr <= 0):
+        raise InputError(f"std must be > 0; got {list(arr)}")
+    return (float(arr[0]), float(arr[1]), float(arr[2]))
+
+
+def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
+    """Combine the file's metadata with caller ``overrides`` (codec, input_hw, mean, std,
+    color_order, keypoint_set, output_names); arguments win over metadata, with a warning.
+
+    Raises:
+        ModelFileError: no metadata and required arguments missing (all named), or the
+            arguments contradict the file (input size, output sizes, keypoint count).
+    """
+    meta = _parse_metadata(backend)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    for key in given:
+        if meta and key in meta and key != "output_names":
+            logger.warning("%s: argument %s=%r overrides the file's metadata", backend.path.name, key, given[key])
+    codec_arg = given.get("codec", meta.get("codec"))
+    if isinstance(codec_arg, dict):
+        codec_arg = codec_from_dict(codec_arg)
+    input_hw = given.get("input_hw")
+    if input_hw is None and codec_arg is not None and "codec" in given:
+        input_hw = codec_arg.input_hw
+    if input_hw is None:
+        input_hw = meta.get("input_hw")
+    values = {
+        "codec": codec_arg, "input_hw": input_hw, "mean": given.get("mean", meta.get("mean")),
+        "std": given.get("std", meta.get("std")), "color_order": given.get("color_order", meta.get("color_order")),
+        "keypoint_set": given.get("keypoint_set", meta.get("keypoint_set")),
+    }
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        raise ModelFileError(
+            f"{backend.path.name} carries no edgepose metadata{' with these fields' if meta else ''}; pass "
+            f"{', '.join(f'{m}=' for m in missing)} to Estimator (missing: {', '.join(missing)})"
+        )
+    codec: Codec = values["codec"]
+    if not isinstance(codec, Codec):
+        raise InputError(f"codec must be a Codec or a codec dict; got {type(codec).__name__}")
+    hw = (int(values["input_hw"][0]), int(values["input_hw"][1]))
+    if codec.input_hw != hw:
+        raise InputError(f"codec input_hw {codec.input_hw} differs from input_hw {hw}")
+    file_hw = backend.input_hw
+    if any(f is not None and f != h for f, h in zip(file_hw, hw, strict=True)):
+        raise ModelFileError(f"{backend.path.name} takes {file_hw} (HxW) inputs, but input_hw is {hw}")
+    color = values["color_order"]
+    if color not in ("bgr", "rgb"):
+        raise InputError(f"color_order must be 'bgr' or 'rgb'; got {color!r}")
+    kps = values["keypoint_set"]
+    kps = kps if isinstance(kps, KeypointSet) else get_keypoint_set(str(kps))
+    order = _output_order(backend, codec, meta, given.get("output_names"))
+    _check_output_shapes(backend, codec, kps, order)
+    macs = meta.get("macs", meta.get("spec", {}).get("macs") if isinstance(meta.get("spec"), dict) else None)
+    return ModelInfo(
+        name=str(meta.get("model", "")), codec=codec, input_hw=hw,
+        mean=_check_mean_std("mean", values["mean"]), std=_check_mean_std("std", values["std"]),
+        color_order=color, keypoint_set=kps, output_order=order, precision=str(meta.get("precision", "unknown")),
+        macs=int(macs) if isinstance(macs, (int, float)) and macs > 0 else None, metadata=meta,
+    )
+
+
+def _output_order(backend: Backend, codec: Codec, meta: dict[str, Any],
+                  output_names: Sequence[str] | None) -> tuple[int, ...]:
+    names = backend.output_names
+    wanted = list(output_names) if output_names else (
+        ["simcc_x", "simcc_y"] if isinstance(codec, SimDRCodec) else ["heatmaps"])
+    if output_names is None and meta.get("outputs") and len(meta["outputs"]) == len(names):
+        roles = list(meta["outputs"])  # role of each output, in file order
+        if all(w in roles for w in wanted):
+            return tuple(roles.index(w) for w in wanted)
+    if all(w in names for w in wanted):
+        return tuple(names.index(w) for w in wanted)
+    if len(wanted) == 1 and len(names) == 1:
+        return (0,)
+    raise ModelFileError(
+        f"{backend.path.name} has outputs {names}; the {type(codec).__name__} needs {wanted}: pass "
+        f"output_names=(...) naming them in that order"
+    )
+
+
+def _check_output_shapes(backend: Backend, codec: Codec, kps: KeypointSet, order: tuple[int, ...]) -> None:
+    """Fail early when static output sizes contradict the codec or the keypoint count."""
+    outs = [backend.outputs[i] for i in order]
+    for o in outs:
+        if len(o.shape) >= 2 and o.shape[1] is not None and o.shape[1] != kps.num_keypoints:
+            raise ModelFileError(
+                f"{backend.path.name}: output {o.name!r} has {o.shape[1]} keypoints, keypoint set "
+                f"{kps.name!r} has {kps.num_keypoints}"
+            )
+    if isinstance(codec, SimDRCodec) and len(outs) == 2:
+        for o, bins, axis in ((outs[0], codec.num_bins_x, "x"), (outs[1], codec.num_bins_y, "y")):
+            if len(o.shape) != 3:
+                raise ModelFileError(f"{backend.path.name}: SimDR output {o.name!r} has shape {o.shape}, expected 3-D")
+            if o.shape[2] is not None and o.shape[2] != bins:
+                raise ModelFileError(
+                    f"{backend.path.name}: output {o.name!r} has {o.shape[2]} {axis}-bins, the codec expects "
+                    f"{bins} (input {codec.input_hw}, split ratio {codec.split_ratio:g}): wrong codec or input_hw?"
+                )

@@ -1,0 +1,386 @@
+"""Frame sources, sinks and the display loop behind ``apps/webcam.py``.
+
+Sources (:func:`open_source`): an OpenCV camera index (``"0"``), a video file, an image
+file, or ``"picamera"`` (Raspberry Pi camera through ``picamera2``, imported only then).
+Video frames carry timestamps in seconds (capture clock for cameras, the file's
+position for videos) so that the estimator smooths them; images carry none.
+
+Sinks (:func:`open_sink`): ``.mp4``/``.avi`` video (OpenCV ``VideoWriter``, opened at the
+first frame) or an image (``.png``/``.jpg``, the last frame, written atomically).
+
+:func:`run_stream` reads, estimates, draws (skeletons + FPS), shows and saves until the
+source ends, the camera disconnects, the user presses q/Esc, or SIGINT/SIGTERM
+arrives; in every case the sink is released so the saved video is playable. A window
+is shown only when :func:`gui_available` says OpenCV can open one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from edgepose.draw import draw_result, draw_text
+from edgepose.errors import BackendNotInstalledError, InputError
+
+if TYPE_CHECKING:
+    from edgepose.estimator import Estimator
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
+WINDOW = "edgepose"
+
+
+# ---- GUI detection -------------------------------------------------------------------------
+def gui_available() -> tuple[bool, str]:
+    """Whether ``cv2.imshow`` can work here, and why not.
+
+    False when OpenCV was built without a GUI backend (``opencv-python-headless``) or, on
+    Linux, when neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set.
+    """
+    info = cv2.getBuildInformation()
+    for line in info.splitlines():
+        if line.strip().startswith("GUI:"):
+            if line.split(":", 1)[1].strip().upper() == "NONE":
+                return False, "OpenCV has no GUI support (opencv-python-headless)"
+            break
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False, "no DISPLAY or WAYLAND_DISPLAY is set"
+    return True, ""
+
+
+# ---- sources ---------------------------------------------------------------------------------
+class FrameSource(ABC):
+    """A stream of BGR uint8 frames.
+
+    Attributes:
+        kind: "camera", "video", "image" or "picamera".
+        fps: nominal frames per second (None when unknown).
+        live: True for cameras: a failed read means the device went away.
+    """
+
+    kind: str = ""
+    fps: float | None = None
+    live: bool = False
+
+    @abstractmethod
+    def read(self) -> tuple[np.ndarray, float | None] | None:
+        """The next ``(frame, timestamp_s)``, or None at the end / on disconnect."""
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release the device or file."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class OpenCVSource(FrameSource):
+    """``cv2.VideoCapture`` on a camera index or a video file."""
+
+    def __init__(self, target: int | str) -> None:
+        self.kind = "camera" if isinstance(target, int) else "video"
+        self.live = self.kind == "camera"
+        self.target = target
+        self._cap = cv2.VideoCapture(target)
+        if not self._cap.isOpened():
+            self._cap.release()
+            what = f"camera {target}" if self.live else f"video {target}"
+            raise InputError(f"cannot open {what} with OpenCV")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and fps > 0 else None
+        self._index = 0
+
+    def read(self) -> tuple[np.ndarray, float | None] | None:
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            if self.live:
+                logger.warning("camera %s stopped delivering frames (disconnected?)", self.target)
+            else:
+                logger.info("end of video %s after %d frames", self.target, self._index)
+            return None
+        if self.live:
+            t = time.monotonic()
+        else:
+            msec = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+            t = msec / 1000.0 if msec and msec > 0 else self._index / (self.fps or 30.0)
+        self._index += 1
+        return frame, t
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageSource(FrameSource):
+    """One image file, read once (no timestamp: not smoothed)."""
+
+    kind = "image"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        image = cv2.imread(str(self.path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise InputError(f"cannot read image {self.path} (missing, unreadable or not an image)")
+        self._image: np.ndarray | None = image
+
+    def read(self) -> tuple[np.ndarray, float | None] | None:
+        image, self._image = self._image, None
+        return None if image is None else (image, None)
+
+
+class PiCameraSource(FrameSource):
+    """Raspberry Pi camera through ``picamera2`` (imported here only).
+
+    Frames are requested as ``RGB888``, which picamera2 lays out as B, G, R bytes: the
+    BGR order OpenCV and the estimator expect by default.
+    """
+
+    kind = "picamera"
+    live = True
+
+    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
+        try:
+            from picamera2 import Picamera2  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise BackendNotInstalledError(
+                "--source picamera needs picamera2: on Raspberry Pi OS `sudo apt install python3-picamera2`"
+            ) from exc
+        self._cam = Picamera2()
+        self._cam.configure(self._cam.create_video_configuration(main={"format": "RGB888", "size": size}))
+        self._cam.start()
+
+    def read(self) -> tuple[np.ndarray, float | None] | None:
+        try:
+            frame = self._cam.capture_array()
+        except RuntimeError as exc:
+            logger.warning("Pi camera stopped delivering frames: %s", exc)
+            return None
+        return np.ascontiguousarray(frame[..., :3]), time.monotonic()
+
+    def close(self) -> None:
+        self._cam.stop()
+        self._cam.close()
+
+
+def open_source(spec: str) -> FrameSource:
+    """Camera index (``"0"``), ``"picamera"``, an image file or a video file."""
+    if spec.isdigit():
+        return OpenCVSource(int(spec))
+    if spec == "picamera":
+        return PiCameraSource()
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"source {spec!r} is not a camera index, 'picamera' or an existing file")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(path)
+    return OpenCVSource(str(path))
+
+
+# ---- sinks -------------------------------------------------------------------------------------
+class FrameSink(ABC):
+    """Where annotated frames go."""
+
+    path: Path
+
+    @abstractmethod
+    def write(self, frame: np.ndarray) -> None:
+        """Add one BGR frame."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Finish the file (always call; safe to call twice)."""
+
+
+class VideoSink(FrameSink):
+    """A video file written with ``cv2.VideoWriter``; opened at the first frame (its size)."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float = 30.0) -> None:
+        self.path = Path(path)
+        fourcc = VIDEO_FOURCC.get(self.path.suffix.lower())
+        if fourcc is None:
+            raise InputError(f"cannot save video as {self.path.suffix!r}; use one of {sorted(VIDEO_FOURCC)}")
+        self.fourcc, self.fps = fourcc, float(fps)
+        self._writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._writer is None:
+            h, w = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
+            if not self._writer.isOpened():
+                self._writer = None
+                raise InputError(f"OpenCV cannot write {self.path} with codec {self.fourcc}")
+        self._writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            logger.info("saved %d frames to %s", self.frames, self.path)
+
+
+class ImageSink(FrameSink):
+    """An image file holding the last frame, written atomically at :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(f"cannot save an image as {self.path.suffix!r}; use one of {IMAGE_SUFFIXES}")
+        self._last: np.ndarray | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        self._last = frame.copy()
+
+    def close(self) -> None:
+        if self._last is None:
+            return
+        ok, data = cv2.imencode(self.path.suffix, self._last)
+        if not ok:
+            raise InputError(f"OpenCV cannot encode {self.path.suffix} images")
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent or ".", prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data.tobytes())
+            os.replace(tmp, self.path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        self._last = None
+        logger.info("saved %s", self.path)
+
+
+def open_sink(path: str | os.PathLike[str], fps: float | None = None) -> FrameSink:
+    """An image sink for image suffixes, a video sink otherwise."""
+    p = Path(path)
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSink(p)
+    return VideoSink(p, fps or 30.0)
+
+
+# ---- the loop -----------------------------------------------------------------------------------
+@dataclass
+class StreamStats:
+    """What :func:`run_stream` did.
+
+    Attributes:
+        frames: frames processed.
+        reason: why it stopped: "end", "disconnected", "key", "signal" or "max_frames".
+        fps: mean processed frames per second (wall clock).
+        model_ms: median end-to-end estimator time per frame, ms.
+    """
+
+    frames: int = 0
+    reason: str = "end"
+    fps: float = 0.0
+    model_ms: float = 0.0
+    totals: list[float] = field(default_factory=list, repr=False)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An Event set by SIGINT/SIGTERM while inside the block (main thread only)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        logger.info("%s received; finishing", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_stream(
+    estimator: Estimator,
+    source: FrameSource,
+    *,
+    sink: FrameSink | None = None,
+    view: bool = False,
+    threshold: float = 0.3,
+    realtime: bool = False,
+    max_frames: int | None = None,
+) -> StreamStats:
+    """Estimate, draw, show and save every frame of ``source`` (see the module docstring).
+
+    Args:
+        estimator: the pose estimator (its ``frame_color`` must be "bgr").
+        source: frames; closed at the end.
+        sink: where annotated frames go; closed at the end, whatever happens.
+        view: show a window (call only after :func:`gui_available` said yes).
+        threshold: keypoint score below which nothing is drawn.
+        realtime: pace a video file to its frame rate (like a camera).
+        max_frames: stop after this many frames.
+    """
+    stats = StreamStats()
+    fps_ema: float | None = None
+    start = last = time.perf_counter()
+    period = 1.0 / source.fps if realtime and source.fps and not source.live else 0.0
+    try:
+        with stop_on_signals() as stop:
+            while True:
+                if stop.is_set():
+                    stats.reason = "signal"
+                    break
+                if max_frames is not None and stats.frames >= max_frames:
+                    stats.reason = "max_frames"
+                    break
+                item = source.read()
+                if item is None:
+                    stats.reason = "disconnected" if source.live else "end"
+                    break
+                frame, timestamp = item
+                result = estimator(frame, timestamp=timestamp)
+                stats.totals.append(result.timings["total"])
+                canvas = draw_result(frame, result, threshold=threshold)
+                now = time.perf_counter()
+                inst = 1.0 / max(now - last, 1e-6)
+                fps_ema = inst if fps_ema is None else 0.9 * fps_ema + 0.1 * inst
+                last = now
+                label = f"{fps_ema:5.1f} FPS  model {result.timings['total']:.1f} ms  people {len(result)}"
+                draw_text(canvas, label if source.kind != "image" else f"{result.timings['total']:.1f} ms")
+                if sink is not None:
+                    sink.write(canvas)
+                stats.frames += 1
+                if view:
+                    cv2.imshow(WINDOW, canvas)
+                    key = cv2.waitKey(0 if source.kind == "image" else 1) & 0xFF
+                    if key in (ord("q"), 27):
+                        stats.reason = "key"
+                        break
+                if period:
+                    time.sleep(max(0.0, period - (time.perf_counter() - now)))
+    finally:
+        if sink is not None:
+            sink.close()
+        source.close()
+        if view:
+            cv2.destroyAllWindows()
+    elapsed = time.perf_counter() - start
+    stats.fps = stats.frames / elapsed if elapsed > 0 else 0.0
+    stats.model_ms = float(np.median(stats.totals)) if stats.totals else 0.0
+    logger.info("stopped (%s) after %d frames, %.1f FPS, median %.1f ms per frame",
+                stats.reason, stats.frames, stats.fps, stats.model_ms)
+    return stats

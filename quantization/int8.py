@@ -1,0 +1,67 @@
+#!/usr/bin/env python
+"""Int8 post-training quantization (NNCF) to ONNX and TFLite, calibrated on COCO person crops.
+
+    python quantization/int8.py --checkpoint best.pt \
+        --ann data/coco/annotations/person_keypoints_val2017.json --images data/coco/val2017 \
+        --out-dir exports --subset-size 300 --head float --formats onnx,tflite
+
+Calibration crops: N random non-crowd persons with labelled keypoints, boxes from the
+annotations, made with the runtime preprocessing (``edgepose.preprocess.preprocess_crops``).
+ONNX: NNCF ONNX backend (QDQ; ``--preset`` performance = symmetric activations, mixed =
+asymmetric). TFLite: litert-torch PT2E quantizer calibrated by NNCF ``quantize_pt2e``
+(int8 asymmetric activations / symmetric per-channel weights; ``--preset`` does not apply);
+its input tensor is int8. ``--head float`` keeps the SimDR 1-D head (final conv + x/y
+Linear) in float. Files: ``{out}/{model}_int8.onnx``, ``{out}/{model}_int8.tflite``;
+all are written or none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from edgepose.export.calibration import calibration_batch
+from edgepose.export.cli import add_model_args, model_from_args, run_main, setup_logging
+from edgepose.export.onnx_export import DEFAULT_OPSET
+from edgepose.export.pipeline import INT8_FORMATS, export_int8, parse_list
+from edgepose.export.quantize import HEAD_MODES, PRESETS, QuantOptions
+from edgepose.export.report import summary_table
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(parser)
+    data = parser.add_argument_group("calibration data (COCO format)")
+    data.add_argument("--ann", required=True, help="person_keypoints_*.json")
+    data.add_argument("--images", required=True, help="image folder of --ann")
+    data.add_argument("--subset-size", type=int, default=300, help="calibration persons (default 300)")
+    data.add_argument("--seed", type=int, default=0, help="seed of the calibration sample")
+    parser.add_argument("--out-dir", default="exports", help="output folder (default: exports)")
+    parser.add_argument("--formats", default=",".join(INT8_FORMATS), help="onnx,tflite (default both)")
+    parser.add_argument("--preset", choices=PRESETS, default="performance", help="NNCF preset (ONNX)")
+    parser.add_argument("--head", choices=HEAD_MODES, default="float",
+                        help="keep the 1-D head in float (default) or quantize everything")
+    parser.add_argument("--bias-correction", choices=("on", "off"), default="on", help="NNCF fast bias correction")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    parser.add_argument("--tflite-layout", choices=("NHWC", "NCHW"), default="NHWC")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    formats = parse_list(args.formats, INT8_FORMATS, "formats")
+    options = QuantOptions(subset_size=args.subset_size, preset=args.preset, head=args.head,
+                           bias_correction=args.bias_correction == "on")
+    loaded = model_from_args(args)
+    calibration = calibration_batch(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed, progress=True)
+    records = export_int8(loaded, args.out_dir, calibration, formats, options, opset=args.opset,
+                          tflite_layout=args.tflite_layout, progress=True)
+    print(summary_table(records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,50 @@
+"""apps/bench.py on tiny models: table, CSV, plot, batch vs loop."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+from _tiny_models import make_onnx, make_tflite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_table_and_plot(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    make_onnx(models / "tiny.onnx")
+    make_tflite(models / "tiny_int8.tflite", int8_io=True)
+    extra = make_onnx(tmp_path / "fixed.onnx", dynamic_batch=False)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "apps" / "bench.py"), "--models-dir", str(models), "--files", str(extra),
+         "--repeats", "3", "--warmup", "1", "--people", "3", "--macs", "tiny_int8.tflite=0.25",
+         "--out", str(tmp_path / "bench.png"), "--csv", str(tmp_path / "bench.csv")],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["file", "model", "input", "backend"]
+    rows = list(csv.DictReader(open(tmp_path / "bench.csv")))
+    got = {(r["file"], r["backend"]) for r in rows}
+    assert got == {("fixed.onnx", "onnxruntime"), ("fixed.onnx", "openvino"), ("tiny.onnx", "onnxruntime"),
+                   ("tiny.onnx", "openvino"), ("tiny_int8.tflite", "tflite")}
+    for r in rows:
+        assert float(r["model_med"]) > 0 and float(r["e2e_med"]) > 0  # no ordering: timings are noisy
+        assert float(r["batch_med"]) > 0 and float(r["loop_med"]) > 0
+    tfl = next(r for r in rows if r["backend"] == "tflite")
+    assert tfl["precision"] == "int8" and tfl["macs_from"] == "--macs" and float(tfl["gmacs_per_s"]) > 0
+    assert next(r for r in rows if r["file"] == "tiny.onnx")["macs_from"] == "onnx graph"
+    assert cv2.imread(str(tmp_path / "bench.png")) is not None
+
+
+def test_bench_without_files_fails_cleanly(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(ROOT / "apps" / "bench.py")], capture_output=True, text=True,
+                          env=env, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "no model files" in proc.stderr

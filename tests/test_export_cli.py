@@ -1,0 +1,65 @@
+"""The quantization/ command-line tools end to end: export.py, int8.py, verify.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _export_helpers import load_cli, save_checkpoint, seeded_model
+from _stick_dataset import write_stick_dataset
+
+from edgepose.metadata import read_metadata
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory):
+    d = tmp_path_factory.mktemp("cli")
+    loaded = seeded_model("simdr_r18_64")
+    ckpt = save_checkpoint(d / "ckpt.pt", loaded.model.state_dict(), loaded.spec)
+    ann = write_stick_dataset(d / "data", 6, size=96)
+    return d, ckpt, ann
+
+
+def test_export_int8_verify_cli(setup, capsys: pytest.CaptureFixture[str]) -> None:
+    d, ckpt, ann = setup
+    out = d / "exports"
+    assert load_cli("export").main(["--checkpoint", str(ckpt), "--out-dir", str(out), "--targets", "onnx"]) == 0
+    table = capsys.readouterr().out
+    assert "simdr_r18_64_fp32.onnx" in table and "size MB" in table and "seconds" in table
+    assert load_cli("int8").main([
+        "--checkpoint", str(ckpt), "--ann", str(ann), "--images", str(ann.parent / "images"),
+        "--out-dir", str(out), "--formats", "onnx", "--subset-size", "6",
+    ]) == 0
+    table = capsys.readouterr().out
+    assert "simdr_r18_64_int8.onnx" in table and "int8" in table
+    assert read_metadata(out / "simdr_r18_64_int8.onnx")["quantization"]["subset_size"] == 6
+    assert load_cli("verify").main([
+        "--checkpoint", str(ckpt), str(out / "simdr_r18_64_fp32.onnx"), str(out / "simdr_r18_64_int8.onnx"),
+        "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3",
+    ]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    print("\n".join(lines))
+    assert lines[0].split()[:3] == ["file", "format", "precision"] and len(lines) == 2 + 3
+    fp32_row = next(line for line in lines if "fp32.onnx" in line).split()
+    assert float(fp32_row[4]) == 100.0 and float(fp32_row[7]) == 0.0  # all keypoints agree, dAP 0
+
+
+@pytest.mark.slow
+def test_export_cli_all_targets_from_weights(setup, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    d, _, ann = setup
+    weights = d / "sd.pt"
+    torch.save(seeded_model("simdr_r18_64").model.state_dict(), weights)
+    out = d / "all"
+    assert load_cli("export").main(["--model", "simdr_r18_64", "--weights", str(weights), "--out-dir", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "simdr_r18_64_fp16.tflite", "simdr_r18_64_fp32.onnx", "simdr_r18_64_fp32.tflite"]
+    assert load_cli("int8").main([
+        "--model", "simdr_r18_64", "--weights", str(weights), "--ann", str(ann), "--images", str(ann.parent / "images"),
+        "--out-dir", str(out), "--formats", "tflite", "--subset-size", "4",
+    ]) == 0
+    files = sorted(str(p) for p in out.iterdir())
+    assert load_cli("verify").main(["--model", "simdr_r18_64", "--weights", str(weights), *files,
+                                    "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 1 + 4

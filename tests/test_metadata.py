@@ -1,0 +1,266 @@
+"""Model-file metadata, the TFLite op lister and the shared preprocessing (all torch-free)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _tiny_models import make_onnx, make_tflite, metadata_for
+
+from edgepose.errors import InputError, ModelFileError
+from edgepose.geometry import box_to_center_scale, get_affine_matrix, warp_crop
+from edgepose.metadata import (
+    FORMAT_VERSION, detect_format, make_metadata, read_metadata, validate_metadata, write_metadata,
+    write_onnx_metadata, write_tflite_metadata,
+)
+from edgepose.preprocess import crops_to_frame, preprocess_crops
+from edgepose.tflite_ops import check_builtin_only, tflite_ops
+from edgepose.zoo import get_spec
+
+HW = (64, 64)
+
+
+@pytest.fixture()
+def onnx_file(tmp_path: Path) -> Path:
+    return make_onnx(tmp_path / "m.onnx", HW, metadata=None)
+
+
+@pytest.fixture()
+def tflite_file(tmp_path: Path) -> Path:
+    return make_tflite(tmp_path / "m.tflite", HW, metadata=None)
+
+
+def test_module_is_torch_free() -> None:
+    code = ("import sys, edgepose.metadata, edgepose.tflite_ops, edgepose.preprocess; "
+            "bad = [m for m in ('torch', 'tensorflow', 'nncf', 'onnx') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_make_metadata_from_spec() -> None:
+    spec = get_spec("simdr_r50_128")
+    meta = make_metadata(spec, "NHWC", "int8", input_dtype="int8", batch_size=1, quantization={"subset_size": 8})
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["model"] == "simdr_r50_128" and meta["input_hw"] == [128, 128]
+    assert meta["outputs"] == ["simcc_x", "simcc_y"] and meta["layout"] == "NHWC"
+    assert meta["color_order"] == spec.color_order and meta["mean"] == list(spec.mean)
+    assert "files" not in meta["spec"] and meta["codec"] == spec.codec
+    assert json.loads(json.dumps(meta)) == meta
+    assert make_metadata(get_spec("hm_r50_64"), "NCHW", "fp32")["outputs"] == ["heatmaps"]
+    assert make_metadata(spec, "NCHW", "fp32", outputs=["simcc_y", "simcc_x"])["outputs"] == ["simcc_y", "simcc_x"]
+    with pytest.raises(ModelFileError, match="outputs"):
+        make_metadata(spec, "NCHW", "fp32", outputs=["heatmaps"])
+    with pytest.raises(ModelFileError, match="layout"):
+        make_metadata(spec, "CHW", "fp32")
+    with pytest.raises(ModelFileError, match="precision"):
+        make_metadata(spec, "NCHW", "int4")
+
+
+def test_onnx_round_trip(onnx_file: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    meta = make_metadata(get_spec("simdr_r18_64"), "NCHW", "fp32")
+    write_onnx_metadata(onnx_file, meta)
+    assert read_metadata(onnx_file) == meta
+    assert detect_format(onnx_file) == "onnx"
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    assert json.loads(session.get_modelmeta().custom_metadata_map["edgepose"]) == meta
+    onnx.checker.check_model(onnx.load(str(onnx_file)))
+    # rewriting replaces the entry instead of adding a second one
+    meta2 = dict(meta, precision="int8")
+    write_metadata(onnx_file, meta2)
+    assert read_metadata(onnx_file)["precision"] == "int8"
+    keys = [p.key for p in onnx.load(str(onnx_file)).metadata_props]
+    assert keys.count("edgepose") == 1
+
+
+def test_tflite_round_trip(tflite_file: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    x = np.random.default_rng(0).normal(size=(1, 3, *HW)).astype(np.float32)
+
+    def run(path: Path) -> list[np.ndarray]:
+        it = Interpreter(model_path=str(path))
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+    before = run(tflite_file)
+    meta = make_metadata(get_spec("simdr_r18_64"), "NCHW", "fp32", batch_size=1)
+    write_tflite_metadata(tflite_file, meta)
+    assert read_metadata(tflite_file) == meta
+    assert detect_format(tflite_file) == "tflite"
+    write_metadata(tflite_file, dict(meta, precision="fp16"))
+    assert read_metadata(tflite_file)["precision"] == "fp16"
+    for a, b in zip(before, run(tflite_file)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_metadata_of_other_writers_validates(tmp_path: Path) -> None:
+    """Files written by the test helpers (no export-only fields) still read."""
+    path = make_onnx(tmp_path / "t.onnx", HW)
+    assert read_metadata(path)["model"] == "tiny_simdr"
+    path = make_tflite(tmp_path / "t.tflite", HW)
+    assert read_metadata(path)["layout"] == "NCHW"
+
+
+@pytest.mark.parametrize("content, match", [
+    (None, "does not exist"),
+    (b"", "is empty"),
+    (b"\x00\x01garbage that is not a model" * 10, "not a valid ONNX|not an ONNX"),
+    (b'{"edgepose": 1}', "not a valid ONNX|not an ONNX"),
+])
+def test_bad_files(tmp_path: Path, content: bytes | None, match: str) -> None:
+    path = tmp_path / "bad.onnx"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=match) as info:
+        read_metadata(path)
+    assert "bad.onnx" in str(info.value)
+
+
+def test_truncated_and_misnamed_files(onnx_file: Path, tflite_file: Path, tmp_path: Path) -> None:
+    meta = make_metadata(get_spec("simdr_r18_64"), "NCHW", "fp32")
+    write_onnx_metadata(onnx_file, meta)
+    write_tflite_metadata(tflite_file, meta)
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(onnx_file.read_bytes()[:-7])
+    with pytest.raises(ModelFileError, match="cut.onnx"):
+        read_metadata(cut)
+    cut_t = tmp_path / "cut.tflite"
+    cut_t.write_bytes(tflite_file.read_bytes()[:200])
+    with pytest.raises(ModelFileError, match="cut.tflite"):
+        read_metadata(cut_t)
+    wrong = tmp_path / "wrong.onnx"
+    wrong.write_bytes(tflite_file.read_bytes())
+    with pytest.raises(ModelFileError, match="holds a tflite model"):
+        read_metadata(wrong)
+    wrong_t = tmp_path / "wrong.tflite"
+    wrong_t.write_bytes(onnx_file.read_bytes())
+    with pytest.raises(ModelFileError, match="not a TFLite file"):
+        read_metadata(wrong_t)
+    with pytest.raises(ModelFileError, match="TFLite file, not ONNX"):
+        write_onnx_metadata(tflite_file, meta)
+    with pytest.raises(ModelFileError, match="not a TFLite file"):
+        write_tflite_metadata(onnx_file, meta)
+
+
+def test_absent_metadata(onnx_file: Path, tflite_file: Path) -> None:
+    for path in (onnx_file, tflite_file):
+        with pytest.raises(ModelFileError, match="no 'edgepose' metadata"):
+            read_metadata(path)
+
+
+def _write_raw_onnx_payload(path: Path, payload: bytes) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key = "edgepose"
+    entry.value = payload.decode("utf-8", "surrogateescape") if isinstance(payload, bytes) else payload
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize("payload, match", [
+    ("not json at all", "not valid UTF-8 JSON"),
+    ("[1, 2, 3]", "expected a JSON object"),
+    ('{"format_version": NaN}', "not valid UTF-8 JSON"),
+    ("{}", "missing field 'format_version'"),
+])
+def test_corrupt_metadata(onnx_file: Path, payload: str, match: str) -> None:
+    _write_raw_onnx_payload(onnx_file, payload)
+    with pytest.raises(ModelFileError, match=match):
+        read_metadata(onnx_file)
+
+
+def test_invalid_metadata_fields() -> None:
+    good = make_metadata(get_spec("simdr_r18_64"), "NCHW", "fp32")
+    for change, match in [
+        ({"format_version": 99}, "newer"),
+        ({"input_hw": [64]}, "input_hw"),
+        ({"std": [0.0, 1.0, 1.0]}, "std"),
+        ({"color_order": "gbr"}, "color_order"),
+        ({"codec": {"type": "nope"}}, "codec"),
+        ({"input_hw": [128, 128]}, "differs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"outputs": []}, "outputs"),
+    ]:
+        with pytest.raises(ModelFileError, match=match):
+            validate_metadata(dict(good, **change), "x.onnx")
+    with pytest.raises(ModelFileError):
+        write_onnx_metadata("x.onnx", dict(good, layout="HWC"))
+
+
+def test_tflite_ops_lists_builtin_ops(tflite_file: Path) -> None:
+    ops = tflite_ops(tflite_file)
+    assert ops.builtin_only and ops.custom == {}
+    assert ops.builtin and all(name.isupper() for name in ops.builtin)
+    assert check_builtin_only(tflite_file) == ops
+
+
+def test_tflite_ops_flags_custom_ops(tflite_file: Path, tmp_path: Path) -> None:
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_file.read_bytes()))
+    code = model.operatorCodes[0]
+    code.builtinCode = schema.BuiltinOperator.CUSTOM
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "FlexErf"
+    flex = tmp_path / "flex.tflite"
+    flex.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    ops = tflite_ops(flex)
+    assert not ops.builtin_only and "FlexErf" in ops.custom
+    assert "custom:FlexErf" in ops.names()
+    with pytest.raises(ModelFileError, match="FlexErf"):
+        check_builtin_only(flex)
+    with pytest.raises(ModelFileError):
+        tflite_ops(tmp_path / "missing.tflite")
+
+
+# ---- preprocessing ------------------------------------------------------------------------
+def test_preprocess_crops_matches_manual_pipeline() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[20.0, 10.0, 40.0, 90.0], [70.0, 30.0, 60.0, 50.0]])
+    spec = get_spec("simdr_r18_64")  # BGR model
+    batch, mats = preprocess_crops(frame, boxes, spec)
+    assert batch.shape == (2, 3, 64, 64) and batch.dtype == np.float32 and mats.shape == (2, 2, 3)
+    center, scale = box_to_center_scale(boxes[1], (64, 64))
+    m = get_affine_matrix(center, scale, (64, 64))
+    crop = warp_crop(frame, m, (64, 64)).astype(np.float32)
+    manual = ((crop / 255.0 - np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)).transpose(2, 0, 1)
+    np.testing.assert_allclose(batch[1], manual, atol=1e-6)
+    np.testing.assert_allclose(mats[1], m)
+    # colour: an RGB frame given to a BGR model is swapped; NHWC layout is a transpose
+    rgb, _ = preprocess_crops(frame[..., ::-1], boxes, spec, frame_color="rgb")
+    np.testing.assert_allclose(rgb, batch, atol=1e-6)
+    nhwc, _ = preprocess_crops(frame, boxes, spec, layout="NHWC")
+    np.testing.assert_array_equal(nhwc, batch.transpose(0, 2, 3, 1))
+    meta_batch, _ = preprocess_crops(frame, boxes, make_metadata(spec, "NCHW", "fp32"))
+    np.testing.assert_array_equal(meta_batch, batch)
+    # crop -> frame inverts the warp
+    pts = np.array([[[32.0, 32.0], [0.0, 0.0]]] * 2)
+    back = crops_to_frame(pts, mats)
+    np.testing.assert_allclose(back[1, 0], center, atol=1e-9)
+
+
+def test_preprocess_crops_rejects_bad_input() -> None:
+    spec = get_spec("simdr_r18_64")
+    frame = np.zeros((10, 10, 3), np.uint8)
+    with pytest.raises(InputError):
+        preprocess_crops(np.zeros((10, 10)), [[0, 0, 5, 5]], spec)
+    with pytest.raises(InputError):
+        preprocess_crops(frame, [[0, 0, 5]], spec)
+    with pytest.raises(InputError):
+        preprocess_crops(frame, [[0, 0, 0, 5]], spec)
+    with pytest.raises(InputError):
+        preprocess_crops(frame, [[0, 0, 5, 5]], spec, layout="CHW")
+    with pytest.raises(InputError):
+        preprocess_crops(frame, [[0, 0, 5, 5]], {"input_hw": [64, 64]})
