@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--view", choices=["window", "none"], default="window")
     p.add_argument("--save", help="write the annotated result: out.mp4 / out.avi (video) or out.png / .jpg (image)")
     p.add_argument("--mode", choices=["full", "track", "detect"], help="default: track with a detector, else full")
-    p.add_argument("--detector", help="'hog', or a detection model file (.onnx/.tflite)")
+    p.add_argument("--detector", help="'hog', 'motion' (static camera), or a detection model file (.onnx/.tflite)")
     p.add_argument("--detector-format", default="yolov8", choices=["yolov8", "yolov5", "ssd"])
     p.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
     p.add_argument("--threshold", type=float, default=0.3, help="keypoint score below which nothing is drawn")
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             logger.warning("cannot open a window: %s; saving to %s instead", why, args.save)
     try:
         detector = (ModelDetector(args.detector, args.detector_format)
-                    if args.detector and args.detector != "hog" else make_detector(args.detector))
+                    if args.detector not in (None, "hog", "motion") else make_detector(args.detector))
         mode = args.mode or ("track" if detector is not None else "full")
         sink = open_sink(args.save, source.fps) if args.save else None
         with Estimator(args.model, args.backend, threads=args.threads, mode=mode, detector=detector,

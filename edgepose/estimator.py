@@ -170,7 +170,8 @@ class Estimator:
         threads: runtime CPU threads (None: the runtime's default).
         precision: registry file precision ("int8", "fp32", "fp16"); None: int8 first.
         mode: "full" | "track" | "detect"; None: "detect" with a detector, else "full".
-        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, or None.
+        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, ``"motion"``, or None.
+            :meth:`close` closes it (if it has ``close``).
         tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect" modes.
         smoothing: None, "auto" or :class:`~edgepose.smooth.OneEuroParams` (module docstring).
         frame_color: channel order of the frames you pass: "bgr" (OpenCV) or "rgb".
@@ -226,7 +227,7 @@ class Estimator:
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {MODES}; got {self.mode!r}")
         if self.mode == "detect" and self.detector is None:
-            raise InputError("mode 'detect' needs a detector (e.g. detector='hog' or a ModelDetector)")
+            raise InputError("mode 'detect' needs a detector (detector='hog', 'motion' or a ModelDetector)")
         self.smoothing = self._smoothing_params(smoothing)
         #: smooth frames without a timestamp too (explicit OneEuroParams), not only video frames
         self.smooth_always = isinstance(smoothing, OneEuroParams) or smoothing is True
@@ -235,11 +236,11 @@ class Estimator:
         self.tracker = tracker or PoseTracker()
         self.smoother = PoseSmoother(self.smoothing) if self.smoothing is not None else None
         self._owns_backend = not isinstance(model, Backend)
-        if isinstance(model, Backend):
-            self.backend = model
-        else:
-            self.backend = load_model(model, backend, threads, precision, **(backend_options or {}))
         try:
+            if isinstance(model, Backend):
+                self.backend = model
+            else:
+                self.backend = load_model(model, backend, threads, precision, **(backend_options or {}))
             self.info = build_model_info(self.backend, {
                 "codec": codec, "input_hw": input_hw, "mean": mean, "std": std, "color_order": color_order,
                 "keypoint_set": keypoint_set, "output_names": output_names,
@@ -324,7 +325,7 @@ class Estimator:
             self.smoother.reset()
 
     def close(self) -> None:
-        """Release the backend (unless it was passed in) and the detector."""
+        """Release the backend (unless it was passed in as ``model``) and close the detector."""
         self._closed = True
         if getattr(self, "_owns_backend", False) and hasattr(self, "backend"):
             self.backend.close()

@@ -55,10 +55,12 @@ def test_export_cli_all_targets_from_weights(setup, capsys: pytest.CaptureFixtur
     assert load_cli("export").main(["--model", "simdr_r18_64", "--weights", str(weights), "--out-dir", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "simdr_r18_64_fp16.tflite", "simdr_r18_64_fp32.onnx", "simdr_r18_64_fp32.tflite"]
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 3
     assert load_cli("int8").main([
         "--model", "simdr_r18_64", "--weights", str(weights), "--ann", str(ann), "--images", str(ann.parent / "images"),
         "--out-dir", str(out), "--formats", "tflite", "--subset-size", "4",
     ]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 1
     files = sorted(str(p) for p in out.iterdir())
     assert load_cli("verify").main(["--model", "simdr_r18_64", "--weights", str(weights), *files,
                                     "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3"]) == 0

@@ -38,6 +38,10 @@ def setup_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for name in ("torch", "nncf", "litert_torch", "absl", "jax", "onnxscript", "ai_edge_quantizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if not verbose:
+        import nncf
+
+        nncf.set_log_level(logging.ERROR)  # nncf logs to stdout, which carries the result table
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,8 @@ every epoch and ``best.pt`` on a new best AP. Everything a run needs is in its
 they rebuild themselves.
 
 Multi-process (``torchrun``): DistributedSampler splits the data, DDP averages gradients,
-BatchNorm is synchronised across processes, rank 0 logs, validates and saves. Validation
+BatchNorm is synchronised across processes (``SyncBatchNorm`` on CUDA,
+:mod:`edgepose.train.syncbn` on CPU), rank 0 logs, validates and saves. Validation
 runs on rank 0 over the whole validation set while the other ranks wait.
 """
 
@@ -47,6 +48,7 @@ from edgepose.nn.weights import load_imagenet_backbone, load_pose_checkpoint
 from edgepose.train import distributed
 from edgepose.train.checkpoint import load_checkpoint, save_checkpoint
 from edgepose.train.config import TrainConfig
+from edgepose.train.syncbn import convert_batchnorm
 from edgepose.zoo import ModelSpec, get_spec
 
 logger = logging.getLogger(__name__)
@@ -316,7 +318,8 @@ def _run(config: TrainConfig, info: distributed.DistInfo) -> dict[str, Any]:
                          f"{config.batch_size} x {info.world_size} processes; lower --batch_size")
     model = make_model(config, spec).to(info.device)
     if info.distributed and config.sync_bn:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = (nn.SyncBatchNorm.convert_sync_batchnorm(model) if info.device.type == "cuda"
+                 else convert_batchnorm(model))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=config.lr_steps, gamma=config.lr_factor)
     scaler = torch.amp.GradScaler(info.device.type, enabled=config.amp and info.device.type == "cuda")
