@@ -10,8 +10,10 @@ built from a :class:`~edgepose.zoo.ModelSpec`, e.g.::
     train = CocoPoseDataset("person_keypoints_train2017.json", "train2017", spec, train=True, seed=0)
     val = CocoPoseDataset("person_keypoints_val2017.json", "val2017", spec, train=False,
                           detections="COCO_val2017_detections_AP_H_56_person.json")
-    loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True, num_workers=8,
-                                         worker_init_fn=worker_init_fn)
+    loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True, num_workers=8)
+    for epoch in range(epochs):
+        train.set_epoch(epoch)   # augmentation stream of this epoch
+        for batch in loader: ...
 
 The package itself is numpy + OpenCV only; the default torch collate turns the numpy
 arrays into tensors.

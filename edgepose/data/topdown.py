@@ -18,8 +18,14 @@ Sample (a dict; numpy arrays, which the default torch collate turns into tensors
                    rotation, flip, half_body, matrix (2, 3), keypoints (K, 2), visible (K,)
 
 Randomness: sample ``i`` of epoch ``e`` uses ``numpy.random.default_rng([seed, e, i])``,
-so samples do not depend on which worker loads them; call :meth:`TopDownDataset.set_epoch`
-before each epoch (with ``persistent_workers=False``, the DataLoader default).
+so samples do not depend on which worker loads them (:func:`worker_init_fn` only seeds
+the global generators, for user code);
+call :meth:`TopDownDataset.set_epoch` before each epoch (with ``persistent_workers=False``,
+the DataLoader default, so workers get the new epoch).
+
+OpenCV threads: to limit them, call ``cv2.setNumThreads(n)`` in the main process before
+the DataLoader starts its workers; calling it inside a forked worker after the parent
+used OpenCV deadlocks (OpenCV's thread pool state is copied by fork).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,11 +298,19 @@ class TopDownDataset:
         return {"image": normalize(crop, self.spec), **targets, "meta": meta}
 
 
-def worker_init_fn(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: one OpenCV thread per worker (no oversubscription).
 
-    Sampling does not need per-worker seeding: each sample seeds its own generator from
-    (seed, epoch, index).
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: give each worker its own numpy / ``random`` global seed.
+
+    The datasets here do not need it (each sample seeds its own generator from
+    (seed, epoch, index)), but code that calls ``np.random.*`` or ``random.*`` inside a
+    worker would otherwise draw the same numbers in every forked worker. The seed is
+    torch's per-worker seed (``base_seed + worker_id``). It does not touch OpenCV (see
+    the module docstring).
     """
-    cv2.setNumThreads(1)
-    logger.debug("data worker %d started", worker_id)
+    import torch  # only DataLoader workers call this
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+    logger.debug("data worker %d seeded with %d", worker_id, seed)

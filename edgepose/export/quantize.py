@@ -191,6 +191,30 @@ def quantize_onnx(
 
 
 # ---- TFLite (PT2E) ----------------------------------------------------------------------------
+def tag_add_relu_sources(graph_module: torch.fx.GraphModule) -> int:
+    """Give every add / relu node its own ``source_fn_stack`` entry; returns how many were tagged.
+
+    Non-strict ``torch.export`` leaves ``source_fn_stack`` empty, so the PT2E annotators
+    group nodes by module path instead: a ReLU module called twice in a ResNet block
+    becomes one partition with two outputs ("Relu partition has more than one output
+    node") and the residual ``out + identity`` belongs to no ``torch.add`` partition. Both
+    stay unquantized, which leaves float ADDs between DEQUANTIZE/QUANTIZE pairs in the
+    TFLite file. One entry per node restores the add / add+relu patterns.
+    """
+    count = 0
+    for node in graph_module.graph.nodes:
+        if node.op != "call_function" or node.meta.get("source_fn_stack"):
+            continue
+        target = str(node.target)
+        if target.startswith(("aten.add.Tensor", "aten.add_.Tensor")):
+            node.meta["source_fn_stack"] = [(node.name, torch.add)]
+            count += 1
+        elif target.startswith(("aten.relu.", "aten.relu_.")):
+            node.meta["source_fn_stack"] = [(node.name, torch.nn.ReLU)]
+            count += 1
+    return count
+
+
 def _pt2e_quantizer(skip: set[str]) -> Any:
     """litert-torch's PT2EQuantizer (per-channel int8) that leaves the nodes in ``skip`` unannotated."""
     from litert_torch.quantize import pt2e_quantizer as pq
@@ -250,6 +274,8 @@ def quantize_tflite(
         graph = torch.export.export(wrapper, (), {INPUT_NAME: sample}).module()
     except Exception as exc:  # torch.export raises many unrelated types; re-raised with context
         raise ExportError(f"torch.export cannot capture {what}: {type(exc).__name__}: {exc}") from exc
+    if os.environ.get("EP_NO_TAG") is None:
+        tag_add_relu_sources(graph)
     skip = fx_head_nodes(graph) if options.head == "float" else set()
     quantizer = _pt2e_quantizer(skip)
     subset = min(options.subset_size, len(x))

@@ -84,21 +84,25 @@ def build_datasets(config: TrainConfig, spec: ModelSpec) -> tuple[Dataset, Datas
         scale_factor=config.scale_factor, rotation_factor=config.rotation_factor,
         rotation_prob=config.rotation_prob, flip_prob=config.flip_prob, half_body_prob=config.half_body_prob,
     )
-    if config.dataset == "mpii":
-        train = MpiiDataset(config.train_ann, config.train_images, spec, train=True, augment=augment, seed=config.seed)
-        val = MpiiDataset(config.val_ann, config.val_images, spec, train=False) if config.val_ann else None
-        return train, val
-    cls = CrowdPoseDataset if config.dataset == "crowdpose" else CocoPoseDataset
+    cls = _DATASETS[config.dataset]
     train = cls(config.train_ann, config.train_images, spec, train=True, augment=augment, seed=config.seed)
-    val = None
-    if config.val_ann:
-        val = cls(
-            config.val_ann, config.val_images or config.train_images, spec, train=False,
-            detections=config.val_detections or None,
-        )
-        if config.val_max_images:
-            val = _first_images(val, config.val_max_images)
-    return train, val
+    return train, (build_val_dataset(config, spec) if config.val_ann else None)
+
+
+def build_val_dataset(config: TrainConfig, spec: ModelSpec) -> Dataset:
+    """The validation set of the config: GT boxes or ``val_detections``, first ``val_max_images`` images."""
+    if not config.val_ann:
+        raise InputError("--val_ann is required for validation")
+    images = config.val_images or config.train_images
+    if config.dataset == "mpii":
+        return MpiiDataset(config.val_ann, images, spec, train=False)
+    val = _DATASETS[config.dataset](config.val_ann, images, spec, train=False,
+                                    detections=config.val_detections or None)
+    return _first_images(val, config.val_max_images) if config.val_max_images else val
+
+
+_DATASETS = {"coco": CocoPoseDataset, "synthetic": CocoPoseDataset, "crowdpose": CrowdPoseDataset,
+             "mpii": MpiiDataset}
 
 
 def _first_images(dataset: Any, max_images: int) -> torch.utils.data.Subset:
