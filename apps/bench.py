@@ -8,10 +8,11 @@ reads it, measures:
 * end-to-end latency: ``Estimator(frame)`` on a 640x480 frame in "full" mode
   (preprocess + infer + decode), median and p90 ms;
 * with ``--people N`` (N > 1): N crops in one batched call vs a loop of N calls;
-* achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from the file's
-  metadata (``macs``), else from ``--macs NAME=GMAC`` (computed once, e.g. with
-  ``edgepose.nn.complexity.count_params_and_macs``, and passed in), else - for ONNX files,
-  when the ``onnx`` package is installed - from the graph (Conv/ConvTranspose/Gemm/MatMul).
+* achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from
+  ``--macs NAME=GMAC`` (computed once, e.g. with ``edgepose.nn.complexity.count_params_and_macs``,
+  and passed in), else the file's metadata (``macs``), else - for ONNX files, when the
+  ``onnx`` package is installed - from the graph (Conv/ConvTranspose/Gemm/MatMul); files
+  without any (TFLite) reuse the figure of another file of the same model and input size.
 
 SimDR vs heatmap and 64x64 / 128x128 / 256x192 are compared by giving the corresponding
 files. MediaPipe BlazePose is added as a peer when ``mediapipe`` is importable
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import logging
 import sys
 import time
@@ -81,6 +83,7 @@ def measure(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float,
     return float(np.median(times)), float(np.percentile(times, 90))
 
 
+@functools.cache
 def onnx_graph_macs(path: Path) -> float | None:
     """GMACs per image of an ONNX graph (Conv, ConvTranspose, Gemm, MatMul), or None without ``onnx``."""
     try:
@@ -159,6 +162,16 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
                 if g is not None:
                     row.gmac, row.macs_from = g, "onnx graph"
     return row
+
+
+def share_macs(rows: list[Row]) -> None:
+    """MACs are computed once per model: rows without them (e.g. TFLite files) take those of
+    another file of the same model and input size."""
+    known = {(r.model, r.input_hw): (r.gmac, r.macs_from) for r in rows if r.gmac == r.gmac}
+    for r in rows:
+        if r.gmac != r.gmac and (r.model, r.input_hw) in known:
+            r.gmac, source = known[(r.model, r.input_hw)]
+            r.macs_from = f"same model ({source})"
 
 
 def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
@@ -281,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = bench_file(path, backend, args, frame, macs_arg)
                 if row is not None:
                     rows.append(row)
+    share_macs(rows)
     if not args.no_mediapipe:
         peer = bench_mediapipe(frame, args)
         if peer is not None:

@@ -6,6 +6,13 @@
     with Estimator("simdr_r50_128") as est:            # registry name, or a .onnx/.tflite path
         result = est(frame)                             # frame: (H, W, 3) uint8, BGR by default
         result.keypoints, result.scores                 # (N, K, 2) frame px, (N, K)
+        result = est.estimate(frame, [[x, y, w, h]])    # your own person boxes
+
+    # an external SimCC model without edgepose metadata (e.g. an RTMPose ONNX export):
+    from edgepose import SimDRCodec
+    est = Estimator("rtmpose-s.onnx", codec=SimDRCodec((256, 192), split_ratio=2.0),
+                    mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),  # pixel/255 units
+                    color_order="rgb", keypoint_set="coco17")
 
 Per frame: person boxes (mode ``"full"``, ``"track"`` or ``"detect"``, see below) ->
 :func:`edgepose.preprocess.preprocess_crops` -> one backend call for all N crops when the

@@ -32,6 +32,8 @@ from pycocotools.cocoeval import COCOeval
 from edgepose.codecs import Codec
 from edgepose.data.topdown import AnnotationError, read_json
 from edgepose.errors import InputError
+from edgepose.geometry import get_affine_matrix
+from edgepose.preprocess import crops_to_frame
 from edgepose.skeleton import MPII16
 
 logger = logging.getLogger(__name__)
@@ -71,9 +73,9 @@ def _quiet(fn: Callable[[], Any]) -> Any:
 def load_coco_gt(gt: str | os.PathLike[str] | dict[str, Any] | COCO) -> COCO:
     """A pycocotools ``COCO`` for keypoint evaluation, from a path, a dataset dict or a COCO.
 
-    Annotations lacking ``area`` get ``bbox`` w*h and those lacking ``num_keypoints`` get
-    the count of labelled keypoints (CrowdPose-style files); both are logged. A dict is
-    copied, never modified.
+    Annotations lacking ``area`` get ``bbox`` w*h, those lacking ``num_keypoints`` the
+    count of labelled keypoints, those lacking ``id`` their position + 1 (CrowdPose-style
+    files); the counts are logged. A dict is copied, never modified.
 
     Raises:
         DataFileNotFoundError / AnnotationError: missing or malformed file.
@@ -88,7 +90,7 @@ def load_coco_gt(gt: str | os.PathLike[str] | dict[str, Any] | COCO) -> COCO:
         data = read_json(gt, "ground-truth annotation")
     if not isinstance(data, dict) or not all(k in data for k in ("images", "annotations", "categories")):
         raise AnnotationError(f"{source}: a COCO file needs 'images', 'annotations' and 'categories'")
-    filled: dict[str, int] = {"area": 0, "num_keypoints": 0}
+    filled: dict[str, int] = {"area": 0, "num_keypoints": 0, "id": 0}
     for i, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict) or not all(k in ann for k in ("image_id", "category_id", "keypoints", "bbox")):
             raise AnnotationError(f"{source}: annotations[{i}] needs image_id, category_id, keypoints and bbox")
@@ -99,7 +101,9 @@ def load_coco_gt(gt: str | os.PathLike[str] | dict[str, Any] | COCO) -> COCO:
             ann["num_keypoints"] = int(np.sum(np.asarray(ann["keypoints"])[2::3] > 0))
             filled["num_keypoints"] += 1
         ann.setdefault("iscrowd", 0)
-        ann.setdefault("id", i + 1)
+        if "id" not in ann:
+            ann["id"] = i + 1
+            filled["id"] += 1
     if any(filled.values()):
         logger.info("%s: filled missing fields %s", source, filled)
     coco = COCO()
@@ -252,17 +256,21 @@ def coco_results(
     ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
     n = kp.shape[0]
     if kp.ndim != 3 or kp.shape[2] != 2 or ks.shape != kp.shape[:2] or ids.shape != (n,):
-        raise InputError(f"keypoints (N, K, 2), keypoint_scores (N, K), image_ids (N,); got {kp.shape}, {ks.shape}, {ids.shape}")
+        raise InputError(
+            f"keypoints (N, K, 2), keypoint_scores (N, K), image_ids (N,); got {kp.shape}, {ks.shape}, {ids.shape}"
+        )
     scores = rescore(ks, np.asarray(box_scores, dtype=np.float64).reshape(n), in_vis_thresh)
     keep = np.arange(n)
     if nms_thresh is not None:
         if areas is None or sigmas is None:
             raise InputError("OKS NMS needs areas (N,) and sigmas (K,); pass nms_thresh=None to skip it")
         ar = np.asarray(areas, dtype=np.float64).reshape(n)
+        sig = np.asarray(sigmas, dtype=np.float64)
         kept = []
         for image_id in np.unique(ids):
             rows = np.nonzero(ids == image_id)[0]
-            kept.append(rows[oks_nms(kp[rows], ks[rows], scores[rows], ar[rows], np.asarray(sigmas), nms_thresh, in_vis_thresh)])
+            best = oks_nms(kp[rows], ks[rows], scores[rows], ar[rows], sig, nms_thresh, in_vis_thresh)
+            kept.append(rows[best])
         keep = np.sort(np.concatenate(kept)) if kept else keep[:0]
     results = []
     for i in keep:
@@ -286,7 +294,7 @@ def write_coco_results(results: Sequence[dict[str, Any]], path: str | os.PathLik
 
 # ---- crop -> image ---------------------------------------------------------------------
 def crop_to_image(keypoints: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Map crop keypoints back to the image.
+    """Map crop keypoints back to the image (the runtime's :func:`edgepose.preprocess.crops_to_frame`).
 
     Args:
         keypoints: (N, K, 2) px in the model input crop.
@@ -295,23 +303,17 @@ def crop_to_image(keypoints: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     Returns:
         (N, K, 2) float64 image px: ``transform_points(kp, inverse(matrix))`` per person.
     """
-    kp = np.asarray(keypoints, dtype=np.float64)
-    m = np.asarray(matrices, dtype=np.float64)
-    if kp.ndim != 3 or kp.shape[2] != 2 or m.shape != (kp.shape[0], 2, 3):
-        raise InputError(f"keypoints (N, K, 2) and matrices (N, 2, 3); got {kp.shape} and {m.shape}")
-    linear, offset = m[:, :, :2], m[:, :, 2]
-    inv = np.linalg.inv(linear)
-    return np.einsum("nij,nkj->nki", inv, kp - offset[:, None, :])
+    return crops_to_frame(keypoints, matrices)
 
 
 def crop_to_image_cs(
     keypoints: np.ndarray, centers: np.ndarray, scales: np.ndarray, input_hw: tuple[int, int],
 ) -> np.ndarray:
     """Map crop keypoints (N, K, 2) back with the crops' centres (N, 2) and scales (N, 2) px (no rotation)."""
-    from edgepose.geometry import get_affine_matrix
-
     c, s = np.asarray(centers, dtype=np.float64), np.asarray(scales, dtype=np.float64)
-    matrices = np.stack([get_affine_matrix(c[i], s[i], input_hw) for i in range(len(c))]) if len(c) else np.zeros((0, 2, 3))
+    matrices = np.zeros((len(c), 2, 3))
+    for i in range(len(c)):
+        matrices[i] = get_affine_matrix(c[i], s[i], input_hw)
     return crop_to_image(keypoints, matrices)
 
 
@@ -361,7 +363,9 @@ def predict_with_flip(
 
 
 # ---- PCKh / PCK --------------------------------------------------------------------------
-def _check_pose_arrays(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_pose_arrays(
+    pred: np.ndarray, gt: np.ndarray, visible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p, g = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
     v = np.asarray(visible) > 0
     if p.ndim != 3 or p.shape[2] != 2 or g.shape != p.shape or v.shape != p.shape[:2]:

@@ -297,3 +297,18 @@ def test_synthetic_fixture_loads():
     back = crop_to_image(_decode_targets(val, v)[None], v["meta"]["matrix"][None])[0]
     weight = v["target_weight"] > 0
     np.testing.assert_array_less(np.abs(back - v["meta"]["keypoints"])[weight], 0.5 / 3 * v["meta"]["scale"][0] / 128 + 1e-6)
+
+
+def test_validation_crop_is_exactly_the_inference_preprocessing(tiny_coco):
+    """Training/validation inputs equal the runtime's preprocess_crops for the same box."""
+    from edgepose.preprocess import preprocess_crops
+
+    ann_file, image_dir = tiny_coco
+    spec = get_spec("simdr_r50_256x192")
+    ds = CocoPoseDataset(ann_file, image_dir, spec, train=False)
+    for i in (0, 3):
+        s = ds[i]
+        frame = cv2.imread(ds.table.image_path(i))
+        batch, matrices = preprocess_crops(frame, s["meta"]["bbox"][None], spec)
+        np.testing.assert_allclose(matrices[0], s["meta"]["matrix"])
+        np.testing.assert_array_equal(batch[0], s["image"])

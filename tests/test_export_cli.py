@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from _export_helpers import load_cli, save_checkpoint, seeded_model
 from _stick_dataset import write_stick_dataset
 
 from edgepose.metadata import read_metadata
+
+
+def table_lines(out: str) -> list[str]:
+    """The closing table of a CLI run (third-party progress bars may precede it on stdout)."""
+    lines = out.strip().splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith("file "))
+    return lines[start:]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +43,7 @@ def test_export_int8_verify_cli(setup, capsys: pytest.CaptureFixture[str]) -> No
         "--checkpoint", str(ckpt), str(out / "simdr_r18_64_fp32.onnx"), str(out / "simdr_r18_64_int8.onnx"),
         "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3",
     ]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    print("\n".join(lines))
+    lines = table_lines(capsys.readouterr().out)
     assert lines[0].split()[:3] == ["file", "format", "precision"] and len(lines) == 2 + 3
     fp32_row = next(line for line in lines if "fp32.onnx" in line).split()
     assert float(fp32_row[4]) == 100.0 and float(fp32_row[7]) == 0.0  # all keypoints agree, dAP 0
@@ -55,13 +60,13 @@ def test_export_cli_all_targets_from_weights(setup, capsys: pytest.CaptureFixtur
     assert load_cli("export").main(["--model", "simdr_r18_64", "--weights", str(weights), "--out-dir", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "simdr_r18_64_fp16.tflite", "simdr_r18_64_fp32.onnx", "simdr_r18_64_fp32.tflite"]
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 3
+    assert len(table_lines(capsys.readouterr().out)) == 2 + 3
     assert load_cli("int8").main([
         "--model", "simdr_r18_64", "--weights", str(weights), "--ann", str(ann), "--images", str(ann.parent / "images"),
         "--out-dir", str(out), "--formats", "tflite", "--subset-size", "4",
     ]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 1
+    assert len(table_lines(capsys.readouterr().out)) == 2 + 1
     files = sorted(str(p) for p in out.iterdir())
     assert load_cli("verify").main(["--model", "simdr_r18_64", "--weights", str(weights), *files,
                                     "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 1 + 4
+    assert len(table_lines(capsys.readouterr().out)) == 2 + 1 + 4

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _tiny_models import make_onnx, make_tflite, metadata_for
+from _tiny_models import make_onnx, make_tflite
 
 from edgepose.errors import InputError, ModelFileError
 from edgepose.geometry import box_to_center_scale, get_affine_matrix, warp_crop

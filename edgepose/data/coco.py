@@ -87,7 +87,8 @@ def _person_category(data: dict[str, Any], path: Path, num_keypoints: int) -> in
     persons = [c for c in categories if c["name"] == "person"]
     if len(persons) != 1:
         if len(categories) != 1:
-            raise AnnotationError(f"{path}: expected one category named 'person'; got {[c['name'] for c in categories]}")
+            names = [c["name"] for c in categories]
+            raise AnnotationError(f"{path}: expected one category named 'person'; got {names}")
         persons = categories
     names = persons[0].get("keypoints")
     if names is not None and len(names) != num_keypoints:

@@ -14,8 +14,16 @@ Sample (a dict; numpy arrays, which the default torch collate turns into tensors
     image          (3, H, W) float32, model-normalised (colour order, mean/std of the spec)
     <codec keys>   SimDR: target_x (K, W*k), target_y (K, H*k), target_weight (K,)
                    heatmap: heatmap (K, h, w), target_weight (K,)
-    meta           dict: index, image_id, bbox (4,), score, center (2,), scale (2,),
-                   rotation, flip, half_body, matrix (2, 3), keypoints (K, 2), visible (K,)
+    meta           dict:
+      index        int, row of the table (MPII: entry of the json)
+      image_id     int, dataset image id
+      bbox         (4,) person box (x, y, w, h) image px; score: float box score (1 for GT)
+      center, scale  (2,) px: the crop's centre and (w, h); when ``flip`` the centre is in
+                   the mirrored image (x -> W - 1 - x), as in the official code
+      rotation     float degrees; flip, half_body: bool
+      matrix       (2, 3) original image -> crop (flip included): crop keypoints map back
+                   with ``edgepose.evaluate.crop_to_image(kp, matrix)``
+      keypoints    (K, 2) ground truth in image px (zeros for detected boxes); visible (K,)
 
 Randomness: sample ``i`` of epoch ``e`` uses ``numpy.random.default_rng([seed, e, i])``,
 so samples do not depend on which worker loads them (:func:`worker_init_fn` only seeds

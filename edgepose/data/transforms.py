@@ -19,32 +19,25 @@ pure function of (seed, epoch, index). The flip is folded into the crop's affine
 (:func:`hflip_matrix`), which is exactly equivalent to mirroring the whole image first,
 without copying it.
 
-Model input normalisation (:func:`normalize`) lives here because no torch-free
-``edgepose.preprocess`` module existed when this was written; it is the same arithmetic
-as inference: colour order from the spec, then ``(pixel / 255 - mean) / std`` per channel.
+Model input normalisation (:func:`normalize`) reuses the inference code
+(:func:`edgepose.preprocess.normalize_crops`): colour order from the spec, then
+``(pixel / 255 - mean) / std`` per channel, so training sees what the runtime feeds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 
 from edgepose.errors import InputError
 from edgepose.geometry import get_affine_matrix, transform_points, warp_crop
+from edgepose.preprocess import input_params, normalize_crops
 from edgepose.skeleton import KeypointSet
 
 #: Name fragments of keypoints that belong to the lower body (for half-body augmentation).
 LOWER_BODY_WORDS = ("hip", "knee", "ankle", "pelvis")
-
-
-class NormalizationSpec(Protocol):
-    """Anything with a ModelSpec's normalisation fields."""
-
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    color_order: str
 
 
 @dataclass(frozen=True)
@@ -100,13 +93,14 @@ class CropParams:
     half_body: bool = False
 
 
-def normalize(image_bgr: np.ndarray, spec: NormalizationSpec) -> np.ndarray:
+def normalize(image_bgr: np.ndarray, spec: Any) -> np.ndarray:
     """Model input from a BGR crop: colour order, ``/255``, mean/std, channels first.
 
     Args:
         image_bgr: (H, W, 3) uint8 (or float in 0..255) image in OpenCV's BGR order.
-        spec: provides ``color_order`` ("bgr"/"rgb": the order the model sees) and
-            ``mean``/``std`` (3,) per model input channel, pixel/255 units.
+        spec: a ModelSpec or model-file metadata dict: ``color_order`` ("bgr"/"rgb", the
+            order the model sees) and ``mean``/``std`` (3,) per model input channel in
+            pixel/255 units (see :func:`edgepose.preprocess.input_params`).
 
     Returns:
         (3, H, W) float32, C-contiguous.
@@ -114,14 +108,11 @@ def normalize(image_bgr: np.ndarray, spec: NormalizationSpec) -> np.ndarray:
     img = np.asarray(image_bgr)
     if img.ndim != 3 or img.shape[2] != 3:
         raise InputError(f"expected an (H, W, 3) BGR image; got shape {img.shape}")
-    if spec.color_order not in ("bgr", "rgb"):
-        raise InputError(f"color_order must be 'bgr' or 'rgb'; got {spec.color_order!r}")
-    if spec.color_order == "rgb":
+    _, mean, std, color_order = input_params(spec)
+    if color_order == "rgb":
         img = img[..., ::-1]
-    mean = np.asarray(spec.mean, dtype=np.float32).reshape(3, 1, 1)
-    std = np.asarray(spec.std, dtype=np.float32).reshape(3, 1, 1)
-    chw = img.transpose(2, 0, 1).astype(np.float32) / 255.0
-    return np.ascontiguousarray((chw - mean) / std, dtype=np.float32)
+    chw = normalize_crops(img[None], mean, std)[0].transpose(2, 0, 1)
+    return np.ascontiguousarray(chw, dtype=np.float32)
 
 
 def hflip_image(image: np.ndarray) -> np.ndarray:

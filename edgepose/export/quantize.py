@@ -274,8 +274,8 @@ def quantize_tflite(
         graph = torch.export.export(wrapper, (), {INPUT_NAME: sample}).module()
     except Exception as exc:  # torch.export raises many unrelated types; re-raised with context
         raise ExportError(f"torch.export cannot capture {what}: {type(exc).__name__}: {exc}") from exc
-    if os.environ.get("EP_NO_TAG") is None:
-        tag_add_relu_sources(graph)
+    tagged = tag_add_relu_sources(graph)
+    logger.debug("%s: tagged %d add/relu nodes for the PT2E annotators", what, tagged)
     skip = fx_head_nodes(graph) if options.head == "float" else set()
     quantizer = _pt2e_quantizer(skip)
     subset = min(options.subset_size, len(x))

@@ -2,10 +2,12 @@
 
 Layout decision: the TFLite input is **NHWC** ``(1, H, W, 3)`` by default. The permute to
 NCHW is part of the traced graph and litert-torch's layout pass folds it into the
-NHWC-native convolutions, so NHWC costs nothing, while an NCHW input keeps an extra
-``TRANSPOSE`` at the input (measured on simdr_r18_64: 3.8 ms NHWC vs 8.0 ms NCHW, 1 thread).
-``layout="NCHW"`` is available and recorded in the metadata. Outputs keep their torch
-layout (``(1, K, W*k)``/``(1, K, H*k)`` or ``(1, K, h, w)``).
+NHWC-native convolutions, so the file has no input ``TRANSPOSE``; with an NCHW input the
+file keeps one. The cost of that transpose is small (simdr_r18_64, LiteRT, 1 thread:
+4.18 ms NHWC vs 4.24 ms NCHW), but NHWC is TFLite's native layout and crops are HWC before
+any transpose (``preprocess_crops(..., layout="NHWC")``), so NHWC is the default.
+``layout="NCHW"`` is available; the metadata's ``layout`` says which one a file has.
+Outputs keep their torch layout (``(1, K, W*k)``/``(1, K, H*k)`` or ``(1, K, h, w)``).
 
 The batch size is fixed to 1: litert-torch 0.10 cannot lower the SimDR reshape with a
 symbolic batch. The signature (``serving_default``) has input ``"input"`` and outputs named

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from edgepose.codecs import Codec
 from edgepose.errors import InputError
 from edgepose.export.calibration import CocoCrops
 from edgepose.export.checkpoint import LoadedModel
@@ -73,12 +74,12 @@ def crops_ap(crops: CocoCrops, keypoints: np.ndarray, scores: np.ndarray, sigmas
     return stats["AP"]
 
 
-def _batched(fn, batch: np.ndarray, step: int) -> list[np.ndarray]:  # noqa: ANN001 - callable on arrays
+def _batched(fn: Callable[[np.ndarray], list[np.ndarray]], batch: np.ndarray, step: int) -> list[np.ndarray]:
     parts = [fn(batch[i:i + step]) for i in range(0, len(batch), step)]
     return [np.concatenate([p[j] for p in parts]) for j in range(len(parts[0]))]
 
 
-def _decode(codec, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def _decode(codec: Codec, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return codec.decode(tuple(outputs) if len(outputs) > 1 else outputs[0])
 
 

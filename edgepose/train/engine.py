@@ -316,7 +316,7 @@ def _run(config: TrainConfig, info: distributed.DistInfo) -> dict[str, Any]:
                                  shuffle=True, seed=config.seed, drop_last=True)
     loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
                         collate_fn=collate, worker_init_fn=worker_init_fn, drop_last=True,
-                        pin_memory=info.device.type == "cuda", persistent_workers=config.workers > 0)
+                        pin_memory=info.device.type == "cuda")  # not persistent: set_epoch must reach workers
     if len(loader) == 0:
         raise InputError(f"{len(train_set)} training persons are fewer than one batch of "
                          f"{config.batch_size} x {info.world_size} processes; lower --batch_size")
