@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from edgepose.errors import InputError
-from edgepose.train.checkpoint import load_checkpoint, model_from_checkpoint
+from edgepose.export.checkpoint import load_checkpoint
+from edgepose.train.checkpoint import read_checkpoint
 from edgepose.train.config import load_config
 from edgepose.train.engine import run_training
 
@@ -81,9 +82,9 @@ def test_cpu_training_saves_resumes_and_rebuilds(stick_data, tmp_path):
     # resume continues from epoch 1 to 2 with the same optimiser state
     resumed = run_training(load_config(None, base + ["--epochs", "2", "--resume", "auto"]))
     assert resumed["epochs"] == 2 and resumed["steps"] == 4
-    ckpt = load_checkpoint(run_dir / "last.pt")
+    ckpt = read_checkpoint(run_dir / "last.pt")
     assert ckpt["epoch"] == 2 and ckpt["config"]["epochs"] == 2 and ckpt["spec"]["name"] == "simdr_r18_64"
-    model, spec, _ = model_from_checkpoint(run_dir / "last.pt")
+    model = load_checkpoint(run_dir / "last.pt").model
     x = torch.zeros(1, 3, 64, 64)
     sx, sy = model(x)
     assert sx.shape == (1, 17, 192) and sy.shape == (1, 17, 192)

@@ -18,7 +18,7 @@ import sys
 import torch
 
 from edgepose.nn import build
-from edgepose.train.checkpoint import model_from_checkpoint
+from edgepose.export.checkpoint import load_checkpoint
 from edgepose.train.config import load_config
 from edgepose.train.engine import build_val_dataset, validate
 from edgepose.zoo import get_spec
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.checkpoint:
-        model, spec, state = model_from_checkpoint(args.checkpoint)
+        loaded = load_checkpoint(args.checkpoint)
+        model, spec = loaded.model, loaded.spec
         overrides = ["--model", spec.name, *overrides]
     else:
         torch.manual_seed(args.seed)

@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 import edgepose
-from edgepose.errors import InputError, ModelFileError
-from edgepose.zoo import ModelSpec
+from edgepose.errors import ModelFileError
 
 CHECKPOINT_FORMAT = "edgepose-checkpoint"
 
@@ -43,8 +41,11 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read an edgepose checkpoint; ModelFileError if it is missing or not one."""
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read the raw dict of an edgepose checkpoint (for resuming); ModelFileError if it is not one.
+
+    To rebuild the model of a checkpoint use :func:`edgepose.export.checkpoint.load_checkpoint`.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"checkpoint {path} does not exist")
@@ -62,22 +63,3 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if key not in state:
             raise ModelFileError(f"checkpoint {path} lacks {key!r}")
     return state
-
-
-def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, ModelSpec, dict[str, Any]]:
-    """Rebuild the model of a checkpoint: ``(model in eval mode, spec, checkpoint dict)``."""
-    from edgepose.nn import build
-
-    state = load_checkpoint(path)
-    spec = ModelSpec.from_dict(state["spec"])
-    model = build(spec)
-    try:
-        result = model.load_state_dict(state["model"], strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        raise InputError(f"checkpoint {path} does not match model {spec.name}: {exc}") from None
-    if result.missing_keys or result.unexpected_keys:
-        raise InputError(
-            f"checkpoint {path} does not match model {spec.name}: missing keys "
-            f"{result.missing_keys[:5]}, unexpected keys {result.unexpected_keys[:5]}"
-        )
-    return model.eval(), spec, state

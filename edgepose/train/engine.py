@@ -46,7 +46,7 @@ from edgepose.nn import build
 from edgepose.nn.losses import JointsMSELoss, SimDRLoss, SimDRStarLoss
 from edgepose.nn.weights import load_imagenet_backbone, load_pose_checkpoint
 from edgepose.train import distributed
-from edgepose.train.checkpoint import load_checkpoint, save_checkpoint
+from edgepose.train.checkpoint import read_checkpoint, save_checkpoint
 from edgepose.train.config import TrainConfig
 from edgepose.train.syncbn import convert_batchnorm
 from edgepose.zoo import ModelSpec, get_spec
@@ -330,7 +330,7 @@ def _run(config: TrainConfig, info: distributed.DistInfo) -> dict[str, Any]:
     state = RunState()
     resume = run_dir / "last.pt" if config.resume == "auto" else (Path(config.resume) if config.resume else None)
     if resume is not None and (config.resume != "auto" or resume.exists()):
-        ckpt = load_checkpoint(resume)
+        ckpt = read_checkpoint(resume)
         if ckpt["spec"]["name"] != spec.name:
             raise InputError(f"--resume {resume} holds model {ckpt['spec']['name']!r}, not {spec.name!r}")
         model.load_state_dict(ckpt["model"])
