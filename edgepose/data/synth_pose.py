@@ -1,0 +1,455 @@
+"""Random, anatomically plausible body poses for the anny body model (numpy only).
+
+A pose is a dict of named joint angles in degrees (:data:`JOINT_LIMITS` lists the names
+and the range each is clamped to). :func:`sample_pose` draws one from a pose family
+(standing, walking, running, sitting, arms raised, bending, squatting, kneeling, or
+free within the limits); :func:`pose_to_bone_rotations` turns the angles into per-bone
+rotation matrices for anny's ``"local-ref"`` pose parameterisation.
+
+Body frame (anny's, rest pose): x towards the person's left, y towards their back,
+z up, in metres. In ``"local-ref"`` the delta of a bone is a rotation about its head in
+these world-aligned axes, applied on top of its parent's: the world rotation of a bone
+is the product of the deltas along its chain. Limb angles are therefore relative to the
+parent segment (an elbow angle is the flexion of the forearm relative to the upper arm).
+
+Angle conventions (degrees, ``L``/``R`` sided names mirror each other):
+
+* ``spine_flex`` forward bend, ``spine_lat`` lean to the person's left, ``spine_twist``
+  turn of the chest to the left; the same for ``neck_*`` (head and neck together).
+* ``shoulder_flex`` / ``hip_flex``: swing of the upper arm / thigh forward (negative:
+  backward) from hanging straight down; ``shoulder_abd`` / ``hip_abd``: swing sideways
+  away from the body. The segment direction is
+  ``(s sin(abd), -sin(flex) cos(abd), -cos(flex) cos(abd))`` with ``s = +1`` left,
+  ``-1`` right. ``*_twist``: rotation about the segment axis.
+* ``elbow`` / ``knee``: flexion (0 = straight). ``wrist``: flexion, ``ankle``: plantar
+  flexion (toes down).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+SIDES = ("L", "R")
+
+#: Joint angle limits in degrees, (low, high). Sided joints apply to both ".L" and ".R".
+JOINT_LIMITS: dict[str, tuple[float, float]] = {
+    "spine_flex": (-25.0, 90.0),
+    "spine_lat": (-30.0, 30.0),
+    "spine_twist": (-40.0, 40.0),
+    "neck_flex": (-45.0, 55.0),
+    "neck_lat": (-35.0, 35.0),
+    "neck_twist": (-75.0, 75.0),
+    "shoulder_flex": (-50.0, 180.0),
+    "shoulder_abd": (-10.0, 180.0),
+    "shoulder_twist": (-60.0, 60.0),
+    "elbow": (0.0, 150.0),
+    "wrist": (-60.0, 60.0),
+    "hip_flex": (-30.0, 130.0),
+    "hip_abd": (-15.0, 60.0),
+    "hip_twist": (-35.0, 35.0),
+    "knee": (0.0, 150.0),
+    "ankle": (-25.0, 45.0),
+}
+
+#: Pose families and their default sampling probabilities.
+POSE_FAMILIES: dict[str, float] = {
+    "standing": 0.20,
+    "walking": 0.14,
+    "running": 0.06,
+    "sitting": 0.12,
+    "arms_raised": 0.12,
+    "bending": 0.08,
+    "squatting": 0.08,
+    "kneeling": 0.06,
+    "free": 0.14,
+}
+
+# Share of the spine / neck angles taken by each bone, root to tip.
+_SPINE_BONES = (("spine05", 0.3), ("spine04", 0.2), ("spine03", 0.2), ("spine02", 0.15), ("spine01", 0.15))
+_NECK_BONES = (("neck01", 0.3), ("neck02", 0.25), ("neck03", 0.2), ("head", 0.25))
+
+_FORWARD = np.array([0.0, -1.0, 0.0])
+_BACKWARD = np.array([0.0, 1.0, 0.0])
+
+Pose = dict[str, float]
+
+
+def _limit_key(name: str) -> str:
+    """Joint name without its ``.L``/``.R`` side."""
+    return name.split(".")[0]
+
+
+def clamp_pose(pose: Mapping[str, float]) -> Pose:
+    """Clamp every angle of ``pose`` to :data:`JOINT_LIMITS`.
+
+    Raises:
+        KeyError: for a joint name that has no limit.
+    """
+    out: Pose = {}
+    for name, value in pose.items():
+        low, high = JOINT_LIMITS[_limit_key(name)]
+        out[name] = float(min(max(value, low), high))
+    return out
+
+
+def neutral_pose() -> Pose:
+    """All angles 0: upright, arms and legs straight down (arms inside the body sides)."""
+    pose: Pose = {}
+    for name in JOINT_LIMITS:
+        if name.startswith(("spine", "neck")):
+            pose[name] = 0.0
+        else:
+            for side in SIDES:
+                pose[f"{name}.{side}"] = 0.0
+    return pose
+
+
+# --------------------------------------------------------------------------- families
+
+
+def _relaxed_torso(pose: Pose, rng: np.random.Generator, scale: float = 1.0) -> None:
+    """Small random spine and head angles."""
+    pose["spine_flex"] = rng.uniform(-8, 15) * scale
+    pose["spine_lat"] = rng.uniform(-8, 8) * scale
+    pose["spine_twist"] = rng.uniform(-15, 15) * scale
+    pose["neck_flex"] = rng.uniform(-20, 30)
+    pose["neck_lat"] = rng.uniform(-15, 15)
+    pose["neck_twist"] = rng.uniform(-55, 55)
+
+
+def _standing_legs(pose: Pose, rng: np.random.Generator) -> None:
+    """Weight on both legs, slightly apart, knees nearly straight."""
+    for side in SIDES:
+        pose[f"hip_flex.{side}"] = rng.uniform(-8, 15)
+        pose[f"hip_abd.{side}"] = rng.uniform(0, 12)
+        pose[f"hip_twist.{side}"] = rng.uniform(-15, 15)
+        pose[f"knee.{side}"] = rng.uniform(0, 20)
+        pose[f"ankle.{side}"] = rng.uniform(-10, 10)
+
+
+def _casual_arm(pose: Pose, side: str, rng: np.random.Generator) -> None:
+    """One arm in an everyday gesture: hanging, hand on hip, reaching, at the face, folded."""
+    gesture = rng.choice(["hanging", "hanging", "hip", "reach", "face", "folded"])
+    if gesture == "hanging":
+        flex, abd, twist, elbow = rng.uniform(-15, 25), rng.uniform(8, 30), rng.uniform(-30, 30), rng.uniform(0, 40)
+    elif gesture == "hip":
+        flex, abd, twist, elbow = rng.uniform(-30, -5), rng.uniform(30, 50), rng.uniform(-40, -10), rng.uniform(90, 120)
+    elif gesture == "reach":
+        flex, abd, twist, elbow = rng.uniform(40, 100), rng.uniform(0, 40), rng.uniform(-30, 30), rng.uniform(0, 40)
+    elif gesture == "face":
+        flex, abd, twist, elbow = rng.uniform(20, 60), rng.uniform(5, 30), rng.uniform(-10, 30), rng.uniform(110, 145)
+    else:  # folded across the chest
+        flex, abd, twist, elbow = rng.uniform(20, 50), rng.uniform(-10, 5), rng.uniform(20, 50), rng.uniform(90, 130)
+    pose[f"shoulder_flex.{side}"] = flex
+    pose[f"shoulder_abd.{side}"] = abd
+    pose[f"shoulder_twist.{side}"] = twist
+    pose[f"elbow.{side}"] = elbow
+    pose[f"wrist.{side}"] = rng.uniform(-30, 30)
+
+
+def _family_standing(rng: np.random.Generator) -> Pose:
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng)
+    _standing_legs(pose, rng)
+    for side in SIDES:
+        _casual_arm(pose, side, rng)
+    return pose
+
+
+def _family_gait(rng: np.random.Generator, running: bool) -> Pose:
+    """A phase of a walking or running cycle; arms swing against the legs."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.6)
+    phase = rng.uniform(0, 2 * math.pi)
+    amplitude = rng.uniform(35, 55) if running else rng.uniform(15, 32)
+    if running:
+        pose["spine_flex"] = rng.uniform(5, 20)
+    for side, shift in (("L", 0.0), ("R", math.pi)):
+        swing = math.sin(phase + shift)
+        # The knee bends most while the leg swings forward (cosine leads the sine).
+        forward_motion = max(0.0, math.cos(phase + shift))
+        pose[f"hip_flex.{side}"] = amplitude * swing + (10 if running else 3)
+        pose[f"hip_abd.{side}"] = rng.uniform(0, 8)
+        pose[f"hip_twist.{side}"] = rng.uniform(-10, 10)
+        knee_gain = 2.2 if running else 1.6
+        pose[f"knee.{side}"] = rng.uniform(0, 10) + knee_gain * amplitude * forward_motion + (15 if running else 0)
+        pose[f"ankle.{side}"] = rng.uniform(-10, 20)
+        pose[f"shoulder_flex.{side}"] = -0.9 * amplitude * swing + rng.uniform(-5, 5)
+        pose[f"shoulder_abd.{side}"] = rng.uniform(8, 22)
+        pose[f"shoulder_twist.{side}"] = rng.uniform(-20, 20)
+        pose[f"elbow.{side}"] = rng.uniform(70, 100) if running else rng.uniform(5, 40)
+        pose[f"wrist.{side}"] = rng.uniform(-20, 20)
+    return pose
+
+
+def _family_walking(rng: np.random.Generator) -> Pose:
+    return _family_gait(rng, running=False)
+
+
+def _family_running(rng: np.random.Generator) -> Pose:
+    return _family_gait(rng, running=True)
+
+
+def _family_sitting(rng: np.random.Generator) -> Pose:
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng)
+    pose["spine_flex"] = rng.uniform(-15, 25)
+    for side in SIDES:
+        pose[f"hip_flex.{side}"] = rng.uniform(70, 105)
+        pose[f"hip_abd.{side}"] = rng.uniform(0, 25)
+        pose[f"hip_twist.{side}"] = rng.uniform(-15, 15)
+        pose[f"knee.{side}"] = rng.uniform(60, 115)
+        pose[f"ankle.{side}"] = rng.uniform(-10, 20)
+        if rng.random() < 0.7:  # hands resting on the thighs
+            pose[f"shoulder_flex.{side}"] = rng.uniform(10, 60)
+            pose[f"shoulder_abd.{side}"] = rng.uniform(5, 25)
+            pose[f"shoulder_twist.{side}"] = rng.uniform(-20, 20)
+            pose[f"elbow.{side}"] = rng.uniform(30, 100)
+            pose[f"wrist.{side}"] = rng.uniform(-20, 20)
+        else:
+            _casual_arm(pose, side, rng)
+    return pose
+
+
+def _raised_arm(pose: Pose, side: str, rng: np.random.Generator) -> None:
+    """Arm lifted above the shoulder, forwards or sideways."""
+    if rng.random() < 0.5:
+        pose[f"shoulder_flex.{side}"] = rng.uniform(80, 180)
+        pose[f"shoulder_abd.{side}"] = rng.uniform(0, 45)
+    else:
+        pose[f"shoulder_flex.{side}"] = rng.uniform(-10, 30)
+        pose[f"shoulder_abd.{side}"] = rng.uniform(75, 175)
+    pose[f"shoulder_twist.{side}"] = rng.uniform(-40, 40)
+    pose[f"elbow.{side}"] = rng.uniform(0, 80)
+    pose[f"wrist.{side}"] = rng.uniform(-30, 30)
+
+
+def _family_arms_raised(rng: np.random.Generator) -> Pose:
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng)
+    _standing_legs(pose, rng)
+    which = rng.choice(["both", "L", "R"])
+    for side in SIDES:
+        if which in ("both", side):
+            _raised_arm(pose, side, rng)
+        else:
+            _casual_arm(pose, side, rng)
+    return pose
+
+
+def _family_bending(rng: np.random.Generator) -> Pose:
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.5)
+    bend = rng.uniform(35, 85)
+    pose["spine_flex"] = bend
+    pose["neck_flex"] = rng.uniform(-45, 10)
+    _standing_legs(pose, rng)
+    knee = rng.uniform(0, 45)
+    for side in SIDES:
+        pose[f"knee.{side}"] = knee + rng.uniform(-5, 5)
+        pose[f"hip_flex.{side}"] = 0.5 * knee + rng.uniform(-5, 5)
+        # Arms hang towards the ground: flexion relative to the bent torso.
+        pose[f"shoulder_flex.{side}"] = bend * rng.uniform(0.6, 1.2)
+        pose[f"shoulder_abd.{side}"] = rng.uniform(5, 25)
+        pose[f"shoulder_twist.{side}"] = rng.uniform(-20, 20)
+        pose[f"elbow.{side}"] = rng.uniform(0, 60)
+    return pose
+
+
+def _family_squatting(rng: np.random.Generator) -> Pose:
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.5)
+    pose["spine_flex"] = rng.uniform(10, 45)
+    for side in SIDES:
+        pose[f"hip_flex.{side}"] = rng.uniform(80, 125)
+        pose[f"hip_abd.{side}"] = rng.uniform(10, 35)
+        pose[f"hip_twist.{side}"] = rng.uniform(-20, 5)
+        pose[f"knee.{side}"] = rng.uniform(100, 145)
+        pose[f"ankle.{side}"] = rng.uniform(-25, 0)
+        pose[f"shoulder_flex.{side}"] = rng.uniform(20, 90)
+        pose[f"shoulder_abd.{side}"] = rng.uniform(5, 30)
+        pose[f"shoulder_twist.{side}"] = rng.uniform(-20, 20)
+        pose[f"elbow.{side}"] = rng.uniform(0, 90)
+    return pose
+
+
+def _family_kneeling(rng: np.random.Generator) -> Pose:
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng)
+    both = rng.random() < 0.5
+    front = rng.choice(SIDES)
+    for side in SIDES:
+        if both or side != front:  # knee on the ground, thigh near vertical
+            pose[f"hip_flex.{side}"] = rng.uniform(-10, 20)
+            pose[f"knee.{side}"] = rng.uniform(80, 110)
+            pose[f"ankle.{side}"] = rng.uniform(10, 45)
+        else:  # foot on the ground in front
+            pose[f"hip_flex.{side}"] = rng.uniform(75, 100)
+            pose[f"knee.{side}"] = rng.uniform(75, 100)
+            pose[f"ankle.{side}"] = rng.uniform(-15, 10)
+        pose[f"hip_abd.{side}"] = rng.uniform(0, 15)
+        pose[f"hip_twist.{side}"] = rng.uniform(-10, 10)
+        _casual_arm(pose, side, rng)
+    return pose
+
+
+def _family_free(rng: np.random.Generator) -> Pose:
+    """Every angle drawn independently within 80 % of its range around the neutral pose."""
+    pose = neutral_pose()
+    for name in pose:
+        low, high = JOINT_LIMITS[_limit_key(name)]
+        pose[name] = rng.uniform(0.8 * low, 0.8 * high)
+    # Keep arms from the inside of the body and the person on their feet more often.
+    for side in SIDES:
+        pose[f"shoulder_abd.{side}"] = abs(pose[f"shoulder_abd.{side}"]) + 5
+        pose[f"hip_flex.{side}"] *= 0.7
+    return pose
+
+
+_FAMILIES: dict[str, Callable[[np.random.Generator], Pose]] = {
+    "standing": _family_standing,
+    "walking": _family_walking,
+    "running": _family_running,
+    "sitting": _family_sitting,
+    "arms_raised": _family_arms_raised,
+    "bending": _family_bending,
+    "squatting": _family_squatting,
+    "kneeling": _family_kneeling,
+    "free": _family_free,
+}
+
+
+def sample_pose(rng: np.random.Generator, family: str | None = None,
+                family_weights: Mapping[str, float] | None = None) -> tuple[str, Pose]:
+    """Draw a random plausible pose.
+
+    Args:
+        rng: random generator (the only source of randomness).
+        family: one of :data:`POSE_FAMILIES`; None draws one by ``family_weights``.
+        family_weights: sampling weights per family (default :data:`POSE_FAMILIES`).
+
+    Returns:
+        ``(family, pose)``, pose clamped to :data:`JOINT_LIMITS` (degrees).
+
+    Raises:
+        ValueError: for an unknown family name.
+    """
+    if family is None:
+        weights = dict(family_weights or POSE_FAMILIES)
+        unknown = set(weights) - set(_FAMILIES)
+        if unknown:
+            raise ValueError(f"unknown pose families {sorted(unknown)}; known: {sorted(_FAMILIES)}")
+        names = sorted(weights)
+        p = np.array([weights[n] for n in names], dtype=np.float64)
+        if p.sum() <= 0:
+            raise ValueError("pose family weights must have a positive sum")
+        family = names[int(rng.choice(len(names), p=p / p.sum()))]
+    if family not in _FAMILIES:
+        raise ValueError(f"unknown pose family {family!r}; known: {sorted(_FAMILIES)}")
+    pose = _FAMILIES[family](rng)
+    return family, clamp_pose(pose)
+
+
+# ---------------------------------------------------------------- angles -> rotations
+
+
+def axis_angle(axis: np.ndarray, degrees: float) -> np.ndarray:
+    """(3, 3) rotation of ``degrees`` about ``axis`` (normalised here), right-handed."""
+    a = np.asarray(axis, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    t = math.radians(degrees)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * (k @ k)
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation of smallest angle taking direction ``a`` to direction ``b``."""
+    a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
+    cross = np.cross(a, b)
+    sin = np.linalg.norm(cross)
+    cos = float(np.dot(a, b))
+    if sin < 1e-9:
+        if cos > 0:
+            return np.eye(3)
+        # Opposite directions: half turn about any axis perpendicular to a.
+        helper = np.array([1.0, 0.0, 0.0]) if abs(a[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+        return axis_angle(np.cross(a, helper), 180.0)
+    return axis_angle(cross, math.degrees(math.atan2(sin, cos)))
+
+
+def limb_direction(flex: float, abd: float, side: str) -> np.ndarray:
+    """Unit direction (3,) of an upper arm or thigh in the body frame (see module doc)."""
+    s = 1.0 if side == "L" else -1.0
+    f, a = math.radians(flex), math.radians(abd)
+    return np.array([s * math.sin(a), -math.sin(f) * math.cos(a), -math.cos(f) * math.cos(a)])
+
+
+class ReferenceSkeleton:
+    """Rest-pose bone geometry that the angle-to-rotation mapping needs.
+
+    Args:
+        bone_heads: mapping bone name -> (3,) rest-pose head position in metres (body
+            frame). Needs the arm, leg, spine and neck bones of anny's ``"anny"`` rig.
+    """
+
+    def __init__(self, bone_heads: Mapping[str, np.ndarray]) -> None:
+        def direction(a: str, b: str) -> np.ndarray:
+            d = np.asarray(bone_heads[b], np.float64) - np.asarray(bone_heads[a], np.float64)
+            return d / np.linalg.norm(d)
+
+        self.upper_arm = {s: direction(f"upperarm01.{s}", f"lowerarm01.{s}") for s in SIDES}
+        self.forearm = {s: direction(f"lowerarm01.{s}", f"wrist.{s}") for s in SIDES}
+        self.thigh = {s: direction(f"upperleg01.{s}", f"lowerleg01.{s}") for s in SIDES}
+        self.shin = {s: direction(f"lowerleg01.{s}", f"foot.{s}") for s in SIDES}
+        # Hinge axes: a positive rotation swings the forearm forwards, the shin backwards.
+        self.elbow_axis = {s: _unit(np.cross(self.forearm[s], _FORWARD)) for s in SIDES}
+        self.knee_axis = {s: _unit(np.cross(self.shin[s], _BACKWARD)) for s in SIDES}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _euler_xyz(flex: float, lat: float, twist: float) -> np.ndarray:
+    """Rotation for a forward bend (about +x), a left lean (about +y) and a left turn (+z)."""
+    return axis_angle(np.array([0.0, 0.0, 1.0]), twist) @ axis_angle(
+        np.array([0.0, 1.0, 0.0]), lat) @ axis_angle(np.array([1.0, 0.0, 0.0]), flex)
+
+
+def pose_to_bone_rotations(pose: Mapping[str, float], ref: ReferenceSkeleton) -> dict[str, np.ndarray]:
+    """Per-bone (3, 3) delta rotations for anny's ``"local-ref"`` parameterisation.
+
+    Args:
+        pose: joint angles in degrees (missing joints count as 0).
+        ref: rest-pose bone directions.
+
+    Returns:
+        mapping bone name -> (3, 3) rotation matrix; bones not listed stay at rest.
+    """
+    p = {**neutral_pose(), **pose}
+    rot: dict[str, np.ndarray] = {}
+    for bone, share in _SPINE_BONES:
+        rot[bone] = _euler_xyz(p["spine_flex"] * share, p["spine_lat"] * share, p["spine_twist"] * share)
+    for bone, share in _NECK_BONES:
+        rot[bone] = _euler_xyz(p["neck_flex"] * share, p["neck_lat"] * share, p["neck_twist"] * share)
+    for side in SIDES:
+        s = 1.0 if side == "L" else -1.0
+        # Upper arm: aim, then twist about the new axis (mirrored between the sides).
+        arm_dir = limb_direction(p[f"shoulder_flex.{side}"], p[f"shoulder_abd.{side}"], side)
+        rot[f"upperarm01.{side}"] = axis_angle(arm_dir, s * p[f"shoulder_twist.{side}"]) @ rotation_between(
+            ref.upper_arm[side], arm_dir)
+        # Above the horizontal the clavicle takes part of the elevation.
+        elevation = math.degrees(math.acos(max(-1.0, min(1.0, -arm_dir[2]))))
+        rot[f"clavicle.{side}"] = axis_angle(np.array([0.0, 1.0, 0.0]), -s * 0.25 * max(0.0, elevation - 90.0))
+        rot[f"lowerarm01.{side}"] = axis_angle(ref.elbow_axis[side], p[f"elbow.{side}"])
+        rot[f"wrist.{side}"] = axis_angle(ref.elbow_axis[side], p[f"wrist.{side}"])
+        leg_dir = limb_direction(p[f"hip_flex.{side}"], p[f"hip_abd.{side}"], side)
+        rot[f"upperleg01.{side}"] = axis_angle(leg_dir, s * p[f"hip_twist.{side}"]) @ rotation_between(
+            ref.thigh[side], leg_dir)
+        rot[f"lowerleg01.{side}"] = axis_angle(ref.knee_axis[side], p[f"knee.{side}"])
+        rot[f"foot.{side}"] = axis_angle(np.array([1.0, 0.0, 0.0]), p[f"ankle.{side}"])
+    return rot
