@@ -63,15 +63,47 @@ def recipe(name: str) -> dict[str, object]:
     return config
 
 
+# CPU recipes on synthetic humans (training/synth.py): the shipped default weights and the
+# SimDR-vs-heatmap comparison. Equal budget per input size: same data, steps, batch, schedule.
+REPO = Path(__file__).resolve().parent.parent
+SYNTH_DATA = {
+    "dataset": "synthetic",
+    "train_ann": "data/synth/train/annotations/person_keypoints.json",
+    "train_images": "data/synth/train/images",
+    "val_ann": "data/synth/val/annotations/person_keypoints.json",
+    "val_images": "data/synth/val/images",
+}
+SYNTH_BUDGET = {  # input side -> (epochs, steps per epoch, lr drop epochs, validate every)
+    64: (8, 160, [6], 4),
+    128: (8, 80, [6], 4),
+}
+SYNTH_MODELS = ("simdr_r50_64", "hm_r50_64", "simdr_r50_128", "hm_r50_128", "simdr_r18_64")
+
+
+def synthetic_recipe(name: str) -> dict[str, object]:
+    """A from-scratch CPU recipe on synthetic humans (no ImageNet trunk: nothing is downloaded)."""
+    side = get_spec(name).input_hw[0]
+    epochs, steps, drops, every = SYNTH_BUDGET[side]
+    return {"model": name, **SYNTH_DATA, "epochs": epochs, "max_steps_per_epoch": steps, "lr": 1e-3,
+            "lr_steps": drops, "batch_size": 32, "workers": 2, "val_every": every, "device": "cpu",
+            "output_dir": "runs/synth", "resume": "auto"}
+
+
+def write(path: Path, header: str, config: dict[str, object]) -> None:
+    lines = [f"# {header}; python training/train.py --config {path.relative_to(REPO).as_posix()}"]
+    lines += [f"{key}: {value}" for key, value in config.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
-    out = Path(__file__).parent / "configs"
-    out.mkdir(exist_ok=True)
+    out = REPO / "training" / "configs"
+    (out / "synthetic").mkdir(parents=True, exist_ok=True)
     for name in list_models():
-        lines = [f"# {get_spec(name).description}; python training/train.py --config training/configs/{name}.yaml"]
-        for key, value in recipe(name).items():
-            lines.append(f"{key}: {value}")
-        (out / f"{name}.yaml").write_text("\n".join(lines) + "\n")
-    print(f"wrote {len(list_models())} configs to {out}")
+        write(out / f"{name}.yaml", get_spec(name).description, recipe(name))
+    for name in SYNTH_MODELS:
+        write(out / "synthetic" / f"{name}.yaml", f"{name} from scratch on synthetic humans, CPU",
+              synthetic_recipe(name))
+    print(f"wrote {len(list_models())} configs to {out} and {len(SYNTH_MODELS)} to {out / 'synthetic'}")
 
 
 if __name__ == "__main__":
