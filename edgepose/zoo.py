@@ -14,6 +14,7 @@ that is renamed only after the hash matched, so a partial file never stays in th
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -200,7 +201,49 @@ def _paper_models() -> list[ModelSpec]:
     return specs
 
 
-REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _paper_models()}
+def with_files(spec: ModelSpec, files: tuple[ModelFile, ...], trained_on: str) -> ModelSpec:
+    """A copy of ``spec`` that ships ``files``."""
+    return replace(spec, files=files, trained_on=trained_on)
+
+
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+
+
+def read_manifest(path: Path = MANIFEST) -> dict[str, dict[str, Any]]:
+    """The shipped-weights manifest: ``{model: {"trained_on": str, "files": [ModelFile fields]}}``.
+
+    ``edgepose/weights/manifest.json`` is written by ``quantization/ship.py``; a missing file
+    means no weights ship. Parsed as JSON only.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        models = data["models"]
+        if data.get("format_version") != 1 or not isinstance(models, dict):
+            raise ValueError("format_version must be 1 and models a mapping")
+        for name, entry in models.items():
+            if not isinstance(entry.get("trained_on"), str) or not isinstance(entry.get("files"), list):
+                raise ValueError(f"entry {name!r} needs trained_on (str) and files (list)")
+        return models
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(f"shipped-weights manifest {path} is invalid ({exc}); reinstall edgepose") from None
+
+
+def _with_shipped_files(specs: list[ModelSpec], manifest: dict[str, dict[str, Any]]) -> list[ModelSpec]:
+    by_name = {s.name: s for s in specs}
+    for name, entry in manifest.items():
+        if name not in by_name:
+            raise ModelFileError(f"shipped-weights manifest {MANIFEST} names unknown model {name!r}")
+        try:
+            files = tuple(ModelFile(**f) for f in entry["files"])
+        except TypeError as exc:
+            raise ModelFileError(f"shipped-weights manifest {MANIFEST}: bad file entry of {name!r} ({exc})") from None
+        by_name[name] = with_files(by_name[name], files, entry["trained_on"])
+    return list(by_name.values())
+
+
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _with_shipped_files(_paper_models(), read_manifest())}
 
 
 def register(spec: ModelSpec, *, overwrite: bool = False) -> None:
@@ -224,11 +267,6 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownModelError(
             f"unknown model {name!r}; see edgepose.list_models() (e.g. {close or list_models()[:5]})"
         ) from None
-
-
-def with_files(spec: ModelSpec, files: tuple[ModelFile, ...], trained_on: str) -> ModelSpec:
-    """A copy of ``spec`` that ships ``files``."""
-    return replace(spec, files=files, trained_on=trained_on)
 
 
 # ---- cache, download and verification -------------------------------------------------

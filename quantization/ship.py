@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""Ship exported model files inside the package and pin them in the registry.
+
+    python quantization/ship.py exports/simdr_r50_128_int8.onnx exports/simdr_r50_128_int8.tflite \
+        --trained-on "synthetic humans (edgepose synth v1.0.0, seed 1, 12000 images), from scratch"
+
+Each file is copied (atomically) to ``edgepose/weights/<file name>``; its model name, format and
+precision are read from its edgepose metadata, and ``edgepose/weights/manifest.json`` gets its
+``package://`` URL, sha256 and size, so ``Estimator("<model>")`` finds and verifies it. A model's
+entry is replaced as a whole, so ship all of a model's files in one call. ``--remove MODEL``
+drops a model from the manifest and deletes its files. Commit the result rarely: the budget is
+100 MB of weights in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgepose.errors import InputError
+from edgepose.export.atomic import StagedOutputs
+from edgepose.export.cli import run_main
+from edgepose.metadata import detect_format, read_metadata
+from edgepose.zoo import MANIFEST, PACKAGE_SCHEME, WEIGHTS_DIR, get_spec, read_manifest, sha256_of
+
+logger = logging.getLogger("ship")
+BUDGET_BYTES = 100 * 1000 * 1000
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="*", help=".onnx / .tflite files exported by quantization/*.py")
+    p.add_argument("--trained-on", help="what the weights were trained on (shown by the registry)")
+    p.add_argument("--remove", action="append", default=[], metavar="MODEL", help="unship a model")
+    args = p.parse_args(argv)
+    if args.files and not args.trained_on:
+        p.error("--trained-on is required when shipping files")
+    if not args.files and not args.remove:
+        p.error("give files to ship or --remove MODEL")
+    return args
+
+
+def file_entry(path: Path) -> tuple[str, dict[str, object]]:
+    """(model name, manifest file entry) of an exported file; the file is checked first."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist")
+    fmt = detect_format(path)
+    meta = read_metadata(path)
+    model = meta["model"]
+    get_spec(model)  # only registry models can ship
+    entry = {"format": fmt, "precision": meta["precision"], "url": PACKAGE_SCHEME + path.name,
+             "sha256": sha256_of(path), "size": path.stat().st_size}
+    return model, entry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    models = read_manifest()
+    removed = []
+    for name in args.remove:
+        entry = models.pop(name, None)
+        if entry is None:
+            raise InputError(f"{name} is not shipped; shipped: {sorted(models)}")
+        removed += [WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for f in entry["files"]]
+    new: dict[str, list[dict[str, object]]] = {}
+    for raw in args.files:
+        model, entry = file_entry(Path(raw))
+        new.setdefault(model, []).append(entry)
+    total = sum(int(f["size"]) for m, e in models.items() if m not in new for f in e["files"])
+    total += sum(int(f["size"]) for files in new.values() for f in files)
+    if total > BUDGET_BYTES:
+        raise InputError(f"shipped weights would be {total / 1e6:.1f} MB, over the {BUDGET_BYTES / 1e6:.0f} MB budget")
+    for model, files in new.items():
+        models[model] = {"trained_on": args.trained_on, "files": files}
+    with StagedOutputs() as out:  # the files and the manifest land together or not at all
+        for raw in args.files:
+            shutil.copyfile(raw, out.stage(WEIGHTS_DIR / Path(raw).name))
+        out.stage(MANIFEST).write_text(json.dumps({"format_version": 1, "models": models}, indent=1) + "\n")
+    shipped = {WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for e in models.values() for f in e["files"]}
+    for path in removed:
+        if path not in shipped:
+            path.unlink(missing_ok=True)
+    for model, entry in sorted(models.items()):
+        for f in entry["files"]:
+            print(f"{model:16s} {f['format']:6s} {f['precision']:5s} {int(f['size']) / 1e6:6.1f} MB  {f['sha256'][:16]}")
+    print(f"total {total / 1e6:.1f} MB in {WEIGHTS_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
