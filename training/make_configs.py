@@ -74,19 +74,23 @@ SYNTH_DATA = {
     "val_images": "data/synth/val/images",
 }
 SYNTH_BUDGET = {  # model -> (epochs, steps per epoch, lr drop epochs, validate every); batch 32
-    "simdr_r18_64": (8, 160, [6], 4),  # the CPU learning proof
-    "simdr_r50_64": (6, 160, [5], 3),
-    "hm_r50_64": (6, 160, [5], 3),
-    "simdr_r50_128": (6, 80, [5], 3),
-    "hm_r50_128": (6, 80, [5], 3),
+    "simdr_r18_64": (8, 250, [6], 4),  # the CPU learning proof
+    "simdr_r50_64": (6, 200, [5], 3),
+    "hm_r50_64": (6, 200, [5], 3),
+    "simdr_r50_128": (6, 100, [5], 3),
+    "hm_r50_128": (6, 100, [5], 3),
 }
+# Mild geometric augmentation: at these short budgets rotation and half-body crops slowed
+# learning (simdr_r18_64, 500 steps: PCK@0.1 0.378 with the COCO recipe vs 0.477 without);
+# the renderer already varies pose, camera roll/elevation, clutter, occluders and lighting.
+SYNTH_AUGMENTATION = {"scale_factor": 0.25, "rotation_prob": 0.0, "half_body_prob": 0.0, "flip_prob": 0.5}
 
 
 def synthetic_recipe(name: str) -> dict[str, object]:
     """A from-scratch CPU recipe on synthetic humans (no ImageNet trunk: nothing is downloaded)."""
     epochs, steps, drops, every = SYNTH_BUDGET[name]
     return {"model": name, **SYNTH_DATA, "epochs": epochs, "max_steps_per_epoch": steps, "lr": 1e-3,
-            "lr_steps": drops, "batch_size": 32, "workers": 2, "val_every": every, "device": "cpu",
+            "lr_steps": drops, **SYNTH_AUGMENTATION, "batch_size": 32, "workers": 2, "val_every": every, "device": "cpu",
             "output_dir": "runs/synth", "resume": "auto"}
 
 
