@@ -14,6 +14,16 @@ reads it, measures:
   ``onnx`` package is installed - from the graph (Conv/ConvTranspose/Gemm/MatMul); files
   without any (TFLite) reuse the figure of another file of the same model and input size.
 
+With ``--soak N`` (default 10000 frames) it instead runs one model (``--model``, a file
+or registry name) for N frames through the tracking pipeline (``mode="track"``, One Euro
+smoothing on: every frame carries a timestamp) on a synthetic moving scene (``--image``,
+by default a synthetic-person fixture, pasted into a 640x480 canvas and moved a few
+pixels each frame), and prints RSS after warm-up and at the end, the growth, and the
+drift of wall latency and of CPU time per frame (median of the first 10% of frames vs
+the last 10%). Tracks are kept whatever the scores (:func:`soak_tracker`), so that a
+random-weight model exercises box tracking and smoothing too. The exit status is 1
+when RSS grew by ``--soak-max-growth-mb`` or more.
+
 SimDR vs heatmap and 64x64 / 128x128 / 256x192 are compared by giving the corresponding
 files. MediaPipe BlazePose is added as a peer when ``mediapipe`` is importable
 (end-to-end only). Prints a table, optionally writes CSV, and draws a PNG bar chart
@@ -22,6 +32,7 @@ files. MediaPipe BlazePose is added as a peer when ``mediapipe`` is importable
 Example::
 
     python apps/bench.py --models-dir exported/ --threads 4 --repeats 100 --people 4 --out bench.png
+    python apps/bench.py --soak 10000 --model exported/simdr_r18_64_int8.onnx --threads 1
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import gc
 import logging
 import sys
 import time
@@ -42,9 +54,12 @@ import numpy as np
 from edgepose import Estimator
 from edgepose.backends import available_backends, backends_for_suffix
 from edgepose.errors import EdgeposeError
+from edgepose.track import PoseTracker
 
 logger = logging.getLogger("edgepose.apps.bench")
 MODEL_SUFFIXES = (".onnx", ".tflite")
+ROOT = Path(__file__).resolve().parents[1]
+SOAK_PATCH = ROOT / "tests" / "fixtures" / "synth_small" / "images" / "0000000.jpg"
 
 
 @dataclass
@@ -250,6 +265,181 @@ def _plot_cv2(labels: list[str], model: list[float], e2e: list[float], path: Pat
         raise OSError(f"cannot write {path}")
 
 
+# ---- soak -------------------------------------------------------------------------------------
+def rss_mb() -> tuple[float, str]:
+    """Resident set size of this process in MB (10^6 bytes), and where it was read.
+
+    ``/proc/self/status`` (Linux), else ``psutil`` when installed, else the *peak* RSS
+    from ``resource.getrusage`` (a leak still shows; a shrink does not).
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024 / 1e6, "/proc/self/status VmRSS"
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 1e6, "psutil"
+    except ImportError:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return peak * (1 if sys.platform == "darwin" else 1024) / 1e6, "getrusage peak"
+
+
+class MovingScene:
+    """640x480 frames: a fixed noise background with ``patch`` pasted at a position that
+    moves a few pixels per frame (a slow sway left-right and a bob up-down)."""
+
+    def __init__(self, patch: np.ndarray, size_hw: tuple[int, int] = (480, 640)) -> None:
+        h, w = size_hw
+        scale = 0.6 * h / patch.shape[0]
+        self.patch = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)[:h, :w]
+        self.background = np.random.default_rng(0).integers(40, 90, (h, w, 3), dtype=np.uint8)
+        self.free = (w - self.patch.shape[1], h - self.patch.shape[0])
+
+    def __call__(self, i: int) -> np.ndarray:
+        """Frame ``i``."""
+        fx, fy = self.free
+        x = int(fx / 2 * (1 + np.sin(i / 25.0)))
+        y = int(fy / 2 * (1 + 0.3 * np.sin(i / 11.0)))
+        frame = self.background.copy()
+        frame[y:y + self.patch.shape[0], x:x + self.patch.shape[1]] = self.patch
+        return frame
+
+
+@dataclass
+class SoakReport:
+    """What :func:`soak` measured: RSS in MB; per-frame wall latency and process CPU time in ms."""
+
+    frames: int
+    warmup: int
+    rss_start: float
+    rss_end: float
+    rss_trace: list[float]
+    rss_source: str
+    latency: np.ndarray
+    cpu: np.ndarray
+    wall_s: float
+    detections: int
+    track_ids: int
+    filters: int
+
+    @property
+    def rss_growth(self) -> float:
+        return self.rss_end - self.rss_start
+
+
+def drift(times: np.ndarray) -> tuple[float, float, float]:
+    """(median of the first 10% of ``times``, median of the last 10%, last / first)."""
+    k = max(1, len(times) // 10)
+    first, last = float(np.median(times[:k])), float(np.median(times[-k:]))
+    return first, last, last / first if first > 0 else float("nan")
+
+
+def soak_tracker() -> PoseTracker:
+    """The soak's tracker: tracks are kept whatever the keypoint scores, so that a
+    random-weight model exercises the whole track path too (box from the previous
+    keypoints and per-track One Euro smoothing on every frame, re-detection every
+    ``redetect_interval`` frames, new tracks and dropped ones)."""
+    return PoseTracker(lost_score=0.0, keypoint_threshold=0.0)
+
+
+def soak(est: Estimator, scene: MovingScene, frames: int, warmup: int, fps: float = 30.0) -> SoakReport:
+    """Run ``warmup`` then ``frames`` frames of ``scene`` through ``est`` with timestamps
+    ``i / fps``; RSS is read after warm-up (and a GC), every 10% of frames, and at the end.
+
+    Wall latency includes time the process waits for a CPU; the CPU time per frame
+    (``time.process_time``, all threads) does not, which keeps drift readable on a busy machine.
+    """
+    for i in range(warmup):
+        est(scene(i), timestamp=i / fps)
+    gc.collect()
+    rss_start, source = rss_mb()
+    trace, latency, cpu = [], np.empty(frames), np.empty(frames)
+    every, detections, max_id = max(1, frames // 10), 0, -1
+    t_start = time.perf_counter()
+    for n in range(frames):
+        i = warmup + n
+        frame = scene(i)
+        detections += est.tracker.needs_detection()
+        t, c = time.perf_counter(), time.process_time()
+        result = est(frame, timestamp=i / fps)
+        latency[n], cpu[n] = (time.perf_counter() - t) * 1e3, (time.process_time() - c) * 1e3
+        max_id = max(max_id, int(result.track_ids.max(initial=-1)))
+        if (n + 1) % every == 0:
+            trace.append(rss_mb()[0])
+    wall = time.perf_counter() - t_start
+    gc.collect()
+    rss_end = rss_mb()[0]
+    return SoakReport(frames, warmup, rss_start, rss_end, trace, source, latency, cpu, wall, detections,
+                      max_id + 1, len(est.smoother) if est.smoother is not None else 0)
+
+
+def format_soak(report: SoakReport, header: str, max_growth: float) -> str:
+    """The soak table."""
+    verdict = "ok" if report.rss_growth < max_growth else "FAIL"
+    rows = [
+        ("frames (after warm-up)", f"{report.frames} (+{report.warmup} warm-up), {report.wall_s:.1f} s"),
+        ("rss start (after warm-up)", f"{report.rss_start:.2f} MB"),
+        ("rss end", f"{report.rss_end:.2f} MB"),
+        ("rss growth", f"{report.rss_growth:+.2f} MB ({verdict}: target < {max_growth:g} MB)"),
+        ("rss every 10% of frames", " ".join(f"{v:.1f}" for v in report.rss_trace) + " MB"),
+    ]
+    for name, times in (("latency", report.latency), ("cpu time", report.cpu)):
+        first, last, ratio = drift(times)
+        rows += [
+            (f"{name} median, first 10%", f"{first:.2f} ms"),
+            (f"{name} median, last 10%", f"{last:.2f} ms"),
+            (f"{name} drift (last / first)", f"{ratio:.3f}"),
+            (f"{name} median / p99, all", f"{np.median(times):.2f} / {np.percentile(times, 99):.2f} ms"),
+        ]
+    rows += [
+        ("re-detections / track ids started", f"{report.detections} / {report.track_ids} (ids count the warm-up)"),
+        ("smoothing filters at end", str(report.filters)),
+        ("rss read from", report.rss_source),
+    ]
+    width = max(len(k) for k, _ in rows)
+    lines = [header, f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 40}"]
+    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    """``--soak``: see the module docstring."""
+    if not args.model:
+        logger.error("--soak needs --model (a model file or registry name)")
+        return 2
+    patch_path = Path(args.image) if args.image else SOAK_PATCH
+    patch = cv2.imread(str(patch_path), cv2.IMREAD_COLOR)
+    if patch is None:
+        logger.error("cannot read %s (the scene's pasted image; give one with --image)", patch_path)
+        return 2
+    backends = args.backends.split(",") if args.backends else [None]
+    if len(backends) > 1:
+        logger.warning("--soak runs one backend: %s", backends[0])
+    try:
+        est = Estimator(args.model, backends[0], threads=args.threads, mode="track", tracker=soak_tracker(),
+                        smoothing="auto")
+    except EdgeposeError as exc:
+        logger.error("%s", exc)
+        return 2
+    with est:
+        logger.info("soak: %d frames (+%d warm-up) on %s", args.soak, args.soak_warmup, est.backend)
+        report = soak(est, MovingScene(patch), args.soak, args.soak_warmup)
+        info = est.info
+        header = (f"soak: {Path(str(args.model)).name}  {est.backend.name}  {info.precision}  "
+                  f"threads={args.threads or 'default'}  mode=track  smoothing=One Euro  scene=640x480 moving")
+    print(format_soak(report, header, args.soak_max_growth_mb))
+    if report.rss_growth >= args.soak_max_growth_mb:
+        logger.error("RSS grew by %.2f MB (limit %g MB)", report.rss_growth, args.soak_max_growth_mb)
+        return 1
+    return 0
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models-dir", help="directory searched (recursively) for .onnx/.tflite files")
@@ -260,16 +450,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--people", type=int, default=1, help="N > 1 also measures N crops batched vs looped")
     p.add_argument("--macs", nargs="*", default=[], help="NAME=GMAC per crop (file name, stem or model name)")
-    p.add_argument("--image", help="frame for end-to-end timing (default: synthetic 640x480)")
+    p.add_argument("--image", help="frame for end-to-end timing (default: synthetic 640x480); with --soak the "
+                                    "image pasted into the moving scene (default: a synth_small fixture)")
     p.add_argument("--no-mediapipe", action="store_true")
     p.add_argument("--csv", help="also write the table as CSV")
     p.add_argument("--out", default="bench.png", help="PNG plot path")
+    soak = p.add_argument_group("soak (memory and latency stability of the tracking pipeline)")
+    soak.add_argument("--soak", type=int, nargs="?", const=10_000, metavar="N",
+                      help="run N frames (default 10000) through --model instead of the latency table")
+    soak.add_argument("--model", help="model file or registry name for --soak")
+    soak.add_argument("--soak-warmup", type=int, default=200, help="frames run before the start RSS is read")
+    soak.add_argument("--soak-max-growth-mb", type=float, default=5.0,
+                      help="RSS growth (MB) at which the soak fails (exit status 1)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.soak is not None:
+        return run_soak(args)
     files = find_files(args.models_dir, args.files)
     if not files:
         logger.error("no model files: give --models-dir and/or --files")

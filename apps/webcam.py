@@ -9,8 +9,15 @@ Examples::
 
 Without a display (no DISPLAY, or opencv-python-headless) ``--view window`` falls back
 to saving (to ``--save`` or ``edgepose_out.mp4`` / ``.png``). Ctrl-C or SIGTERM stops
-cleanly: the saved video is finalised and playable. All logic lives in
+cleanly: the saved video is finalised and playable. A camera that stops delivering
+frames is reopened with exponential back-off (``--reconnect-*``); corrupt frames are
+skipped, and ``--max-bad-frames`` of them in a row end the run. All logic lives in
 ``edgepose.video``; this file only parses arguments.
+
+Exit status: 0 when the run ended normally (end of file, q/Esc, Ctrl-C/SIGTERM,
+``--max-frames``), 2 on bad arguments or model/source errors, 3 when the source failed
+(camera gone after all reconnect attempts, or too many corrupt frames); the saved file
+is finalised in every case.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import sys
 from edgepose import Estimator
 from edgepose.detect import ModelDetector, make_detector
 from edgepose.errors import EdgeposeError
-from edgepose.video import gui_available, open_sink, open_source, run_stream
+from edgepose.video import ReconnectPolicy, gui_available, open_sink, open_source, run_stream
 
 logger = logging.getLogger("edgepose.apps.webcam")
 
@@ -42,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=0.3, help="keypoint score below which nothing is drawn")
     p.add_argument("--realtime", action="store_true", help="play video files at their frame rate")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--reconnect-attempts", type=int, default=5,
+                   help="camera reconnect attempts per outage (0: stop at the first failure)")
+    p.add_argument("--reconnect-delay", type=float, default=0.5, help="seconds before the first reconnect attempt")
+    p.add_argument("--reconnect-max-delay", type=float, default=10.0,
+                   help="longest wait between attempts (the wait doubles each attempt)")
+    p.add_argument("--max-bad-frames", type=int, default=30, help="corrupt frames in a row that end the run")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -50,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
+        policy = ReconnectPolicy(args.reconnect_attempts, args.reconnect_delay, args.reconnect_max_delay)
         source = open_source(args.source)
     except EdgeposeError as exc:
         logger.error("%s", exc)
@@ -62,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.save is None:
                 args.save = "edgepose_out.png" if source.kind == "image" else "edgepose_out.mp4"
             logger.warning("cannot open a window: %s; saving to %s instead", why, args.save)
+    sink = None
     try:
         detector = (ModelDetector(args.detector, args.detector_format)
                     if args.detector not in (None, "hog", "motion") else make_detector(args.detector))
@@ -69,13 +84,20 @@ def main(argv: list[str] | None = None) -> int:
         sink = open_sink(args.save, source.fps) if args.save else None
         with Estimator(args.model, args.backend, threads=args.threads, mode=mode, detector=detector,
                        smoothing=None if args.no_smoothing else "auto") as estimator:
-            run_stream(estimator, source, sink=sink, view=view, threshold=args.threshold,
-                       realtime=args.realtime, max_frames=args.max_frames)
+            stats = run_stream(estimator, source, sink=sink, view=view, threshold=args.threshold,
+                               realtime=args.realtime, max_frames=args.max_frames, reconnect=policy,
+                               max_bad_frames=args.max_bad_frames)
     except EdgeposeError as exc:
-        source.close()
         logger.error("%s", exc)
         return 2
-    return 0
+    except KeyboardInterrupt:  # Ctrl-C before the stream loop took over SIGINT
+        logger.info("interrupted")
+        return 130
+    finally:  # run_stream closes both; this covers failures before it (both are safe to close twice)
+        if sink is not None:
+            sink.close()
+        source.close()
+    return 3 if stats.reason in ("disconnected", "corrupt") else 0
 
 
 if __name__ == "__main__":

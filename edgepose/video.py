@@ -4,19 +4,29 @@ Sources (:func:`open_source`): an OpenCV camera index (``"0"``), a video file, a
 file, or ``"picamera"`` (Raspberry Pi camera through ``picamera2``, imported only then).
 Video frames carry timestamps in seconds (capture clock for cameras, the file's
 position for videos) so that the estimator smooths them; images carry none.
+Cameras can :meth:`FrameSource.reopen` themselves after a disconnect.
 
 Sinks (:func:`open_sink`): ``.mp4``/``.avi`` video (OpenCV ``VideoWriter``, opened at the
 first frame) or an image (``.png``/``.jpg``, the last frame, written atomically).
 
 :func:`run_stream` reads, estimates, draws (skeletons + FPS), shows and saves until the
-source ends, the camera disconnects, the user presses q/Esc, or SIGINT/SIGTERM
-arrives; in every case the sink is released so the saved video is playable. A window
-is shown only when :func:`gui_available` says OpenCV can open one.
+source ends, the camera is gone for good, too many frames in a row are corrupt, the
+user presses q/Esc, or SIGINT/SIGTERM arrives; in every case the source and the sink
+are released so the saved video is playable. Faults it survives:
+
+* a camera that stops delivering frames is reopened with exponential back-off
+  (:class:`ReconnectPolicy`: bounded attempts and delay, each attempt logged); a video
+  file that stops simply ends;
+* a corrupt frame (None, empty, wrong shape or dtype, non-finite timestamp) is skipped
+  and counted; ``max_bad_frames`` corrupt frames in a row end the run (reason "corrupt").
+
+A window is shown only when :func:`gui_available` says OpenCV can open one.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -24,17 +34,19 @@ import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from edgepose.draw import draw_result, draw_text
 from edgepose.errors import BackendNotInstalledError, InputError
+from edgepose.estimator import check_frame
 
 if TYPE_CHECKING:
     from edgepose.estimator import Estimator
@@ -44,6 +56,8 @@ logger = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 WINDOW = "edgepose"
+#: Per-frame times kept by :class:`StreamStats` (bounded: a camera may run for days).
+TIMES_KEPT = 10_000
 
 
 # ---- GUI detection -------------------------------------------------------------------------
@@ -72,18 +86,27 @@ class FrameSource(ABC):
         kind: "camera", "video", "image" or "picamera".
         fps: nominal frames per second (None when unknown).
         live: True for cameras: a failed read means the device went away.
+        reconnectable: :meth:`reopen` can bring the source back after a failed read.
     """
 
     kind: str = ""
     fps: float | None = None
     live: bool = False
+    reconnectable: bool = False
 
     @abstractmethod
     def read(self) -> tuple[np.ndarray, float | None] | None:
-        """The next ``(frame, timestamp_s)``, or None at the end / on disconnect."""
+        """The next ``(frame, timestamp_s)``, or None at the end / on disconnect.
+
+        The frame is what the device gave and may be corrupt; :func:`run_stream` checks it.
+        """
+
+    def reopen(self) -> bool:
+        """Release and reopen the device; True when it is open again (reconnectable sources)."""
+        return False
 
     def close(self) -> None:  # noqa: B027 - optional
-        """Release the device or file."""
+        """Release the device or file (safe to call twice)."""
 
     def __enter__(self) -> FrameSource:
         return self
@@ -93,13 +116,20 @@ class FrameSource(ABC):
 
 
 class OpenCVSource(FrameSource):
-    """``cv2.VideoCapture`` on a camera index or a video file."""
+    """``cv2.VideoCapture`` on a camera index or a video file.
 
-    def __init__(self, target: int | str) -> None:
+    Args:
+        target: camera index (a live, reconnectable source) or video file path.
+        capture_factory: makes the capture from ``target`` (``cv2.VideoCapture``; tests
+            pass a scripted fake with the same ``isOpened/read/get/release`` methods).
+    """
+
+    def __init__(self, target: int | str, capture_factory: Callable[[int | str], Any] = cv2.VideoCapture) -> None:
         self.kind = "camera" if isinstance(target, int) else "video"
-        self.live = self.kind == "camera"
+        self.live = self.reconnectable = self.kind == "camera"
         self.target = target
-        self._cap = cv2.VideoCapture(target)
+        self._factory = capture_factory
+        self._cap = capture_factory(target)
         if not self._cap.isOpened():
             self._cap.release()
             what = f"camera {target}" if self.live else f"video {target}"
@@ -110,7 +140,7 @@ class OpenCVSource(FrameSource):
 
     def read(self) -> tuple[np.ndarray, float | None] | None:
         ok, frame = self._cap.read()
-        if not ok or frame is None:
+        if not ok:
             if self.live:
                 logger.warning("camera %s stopped delivering frames (disconnected?)", self.target)
             else:
@@ -123,6 +153,11 @@ class OpenCVSource(FrameSource):
             t = msec / 1000.0 if msec and msec > 0 else self._index / (self.fps or 30.0)
         self._index += 1
         return frame, t
+
+    def reopen(self) -> bool:
+        self._cap.release()
+        self._cap = self._factory(self.target)
+        return bool(self._cap.isOpened())
 
     def close(self) -> None:
         self._cap.release()
@@ -154,6 +189,7 @@ class PiCameraSource(FrameSource):
 
     kind = "picamera"
     live = True
+    reconnectable = True
 
     def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
         try:
@@ -162,21 +198,51 @@ class PiCameraSource(FrameSource):
             raise BackendNotInstalledError(
                 "--source picamera needs picamera2: on Raspberry Pi OS `sudo apt install python3-picamera2`"
             ) from exc
-        self._cam = Picamera2()
-        self._cam.configure(self._cam.create_video_configuration(main={"format": "RGB888", "size": size}))
-        self._cam.start()
+        self._make, self.size = Picamera2, size
+        self._cam: Any = None
+        self._start()
+
+    def _start(self) -> None:
+        cam = self._make()
+        try:
+            cam.configure(cam.create_video_configuration(main={"format": "RGB888", "size": self.size}))
+            cam.start()
+        except BaseException:
+            cam.close()
+            raise
+        self._cam = cam
 
     def read(self) -> tuple[np.ndarray, float | None] | None:
+        if self._cam is None:
+            return None
         try:
             frame = self._cam.capture_array()
         except RuntimeError as exc:
             logger.warning("Pi camera stopped delivering frames: %s", exc)
             return None
-        return np.ascontiguousarray(frame[..., :3]), time.monotonic()
+        if isinstance(frame, np.ndarray) and frame.ndim == 3:
+            frame = np.ascontiguousarray(frame[..., :3])
+        return frame, time.monotonic()
+
+    def reopen(self) -> bool:
+        self.close()
+        try:
+            self._start()
+        except (RuntimeError, OSError) as exc:
+            logger.warning("cannot reopen the Pi camera: %s", exc)
+            return False
+        return True
 
     def close(self) -> None:
-        self._cam.stop()
-        self._cam.close()
+        cam, self._cam = self._cam, None
+        if cam is None:
+            return
+        try:
+            cam.stop()
+        except RuntimeError as exc:  # a lost camera may fail to stop; it is closed all the same
+            logger.debug("Pi camera did not stop cleanly: %s", exc)
+        finally:
+            cam.close()
 
 
 def open_source(spec: str) -> FrameSource:
@@ -209,7 +275,11 @@ class FrameSink(ABC):
 
 
 class VideoSink(FrameSink):
-    """A video file written with ``cv2.VideoWriter``; opened at the first frame (its size)."""
+    """A video file written with ``cv2.VideoWriter``; opened at the first frame (its size).
+
+    Later frames of another size (a camera that came back at another resolution) are
+    resized to it: a writer silently drops frames of the wrong size.
+    """
 
     def __init__(self, path: str | os.PathLike[str], fps: float = 30.0) -> None:
         self.path = Path(path)
@@ -227,6 +297,10 @@ class VideoSink(FrameSink):
             if not self._writer.isOpened():
                 self._writer = None
                 raise InputError(f"OpenCV cannot write {self.path} with codec {self.fourcc}")
+            self._size = (w, h)
+        if frame.shape[1::-1] != self._size:
+            logger.debug("frame %s resized to the video's %dx%d", frame.shape, *self._size)
+            frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(frame)
         self.frames += 1
 
@@ -275,22 +349,74 @@ def open_sink(path: str | os.PathLike[str], fps: float | None = None) -> FrameSi
 
 
 # ---- the loop -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How :func:`run_stream` brings back a camera that stopped delivering frames.
+
+    Attempt ``n`` (1-based, counted since the last good frame) waits
+    ``min(initial_delay_s * factor ** (n - 1), max_delay_s)`` seconds, then reopens the
+    source; after ``max_attempts`` failed attempts the run ends ("disconnected").
+
+    Attributes:
+        max_attempts: reconnect attempts per outage (0: never reconnect).
+        initial_delay_s: wait before the first attempt, seconds (> 0).
+        max_delay_s: longest wait between attempts, seconds (>= initial_delay_s).
+        factor: growth of the wait per attempt (>= 1).
+    """
+
+    max_attempts: int = 5
+    initial_delay_s: float = 0.5
+    max_delay_s: float = 10.0
+    factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (self.max_attempts >= 0 and 0 < self.initial_delay_s <= self.max_delay_s and self.factor >= 1):
+            raise InputError(
+                "reconnect policy needs max_attempts >= 0, 0 < initial_delay_s <= max_delay_s and factor >= 1; "
+                f"got {self}"
+            )
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt`` (1-based)."""
+        return min(self.initial_delay_s * self.factor ** (attempt - 1), self.max_delay_s)
+
+
+def frame_problem(frame: Any, timestamp: Any) -> str | None:
+    """Why ``(frame, timestamp)`` from a source is unusable, or None when it is fine."""
+    try:
+        check_frame(frame)
+    except InputError as exc:
+        return str(exc)
+    if timestamp is None:
+        return None
+    try:
+        if math.isfinite(float(timestamp)):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return f"timestamp {timestamp!r} is not finite seconds"
+
+
 @dataclass
 class StreamStats:
     """What :func:`run_stream` did.
 
     Attributes:
         frames: frames processed.
-        reason: why it stopped: "end", "disconnected", "key", "signal" or "max_frames".
+        reason: why it stopped: "end", "disconnected", "corrupt", "key", "signal" or "max_frames".
         fps: mean processed frames per second (wall clock).
-        model_ms: median end-to-end estimator time per frame, ms.
+        model_ms: median end-to-end estimator time per frame (last :data:`TIMES_KEPT` frames), ms.
+        corrupt: corrupt frames skipped.
+        reconnects: successful reopenings of the source.
     """
 
     frames: int = 0
     reason: str = "end"
     fps: float = 0.0
     model_ms: float = 0.0
-    totals: list[float] = field(default_factory=list, repr=False)
+    corrupt: int = 0
+    reconnects: int = 0
+    totals: deque[float] = field(default_factory=lambda: deque(maxlen=TIMES_KEPT), repr=False)
 
 
 @contextmanager
@@ -322,6 +448,8 @@ def run_stream(
     threshold: float = 0.3,
     realtime: bool = False,
     max_frames: int | None = None,
+    reconnect: ReconnectPolicy | None = None,
+    max_bad_frames: int = 30,
 ) -> StreamStats:
     """Estimate, draw, show and save every frame of ``source`` (see the module docstring).
 
@@ -333,9 +461,15 @@ def run_stream(
         threshold: keypoint score below which nothing is drawn.
         realtime: pace a video file to its frame rate (like a camera).
         max_frames: stop after this many frames.
+        reconnect: back-off for reconnectable sources (default :class:`ReconnectPolicy()`).
+        max_bad_frames: corrupt frames in a row that end the run (>= 1).
     """
+    if max_bad_frames < 1:
+        raise InputError(f"max_bad_frames must be >= 1; got {max_bad_frames}")
+    policy = reconnect or ReconnectPolicy()
     stats = StreamStats()
     fps_ema: float | None = None
+    attempt = bad_run = 0  # reconnect attempts since the last good frame; corrupt frames in a row
     start = last = time.perf_counter()
     period = 1.0 / source.fps if realtime and source.fps and not source.live else 0.0
     try:
@@ -349,9 +483,39 @@ def run_stream(
                     break
                 item = source.read()
                 if item is None:
-                    stats.reason = "disconnected" if source.live else "end"
-                    break
+                    if not source.reconnectable or attempt >= policy.max_attempts:
+                        if source.reconnectable and attempt:
+                            logger.error("%s source did not come back after %d reconnect attempts", source.kind,
+                                         attempt)
+                        stats.reason = "disconnected" if source.live else "end"
+                        break
+                    attempt += 1
+                    delay = policy.delay(attempt)
+                    logger.warning("%s source delivers no frames; reconnect attempt %d/%d in %.2f s", source.kind,
+                                   attempt, policy.max_attempts, delay)
+                    if not stop.wait(delay):
+                        if source.reopen():
+                            stats.reconnects += 1
+                            estimator.reset()  # tracks and filters from before the outage are stale
+                            logger.info("%s source reopened (attempt %d)", source.kind, attempt)
+                        else:
+                            logger.warning("reconnect attempt %d/%d failed", attempt, policy.max_attempts)
+                    continue
                 frame, timestamp = item
+                problem = frame_problem(frame, timestamp)
+                if problem is not None:
+                    stats.corrupt += 1
+                    bad_run += 1
+                    if bad_run == 1:
+                        logger.warning("skipping corrupt frame (%d skipped so far): %s", stats.corrupt, problem)
+                    if bad_run >= max_bad_frames:
+                        logger.error("%d corrupt frames in a row (last: %s); stopping", bad_run, problem)
+                        stats.reason = "corrupt"
+                        break
+                    continue
+                if bad_run > 1:
+                    logger.warning("%d corrupt frames in a row were skipped", bad_run)
+                attempt = bad_run = 0
                 result = estimator(frame, timestamp=timestamp)
                 stats.totals.append(result.timings["total"])
                 canvas = draw_result(frame, result, threshold=threshold)
@@ -373,14 +537,17 @@ def run_stream(
                 if period:
                     time.sleep(max(0.0, period - (time.perf_counter() - now)))
     finally:
-        if sink is not None:
-            sink.close()
-        source.close()
-        if view:
-            cv2.destroyAllWindows()
+        try:
+            if sink is not None:
+                sink.close()
+        finally:
+            source.close()
+            if view:
+                cv2.destroyAllWindows()
     elapsed = time.perf_counter() - start
     stats.fps = stats.frames / elapsed if elapsed > 0 else 0.0
     stats.model_ms = float(np.median(stats.totals)) if stats.totals else 0.0
-    logger.info("stopped (%s) after %d frames, %.1f FPS, median %.1f ms per frame",
-                stats.reason, stats.frames, stats.fps, stats.model_ms)
+    logger.info("stopped (%s) after %d frames, %.1f FPS, median %.1f ms per frame, %d corrupt frames skipped, "
+                "%d reconnects", stats.reason, stats.frames, stats.fps, stats.model_ms, stats.corrupt,
+                stats.reconnects)
     return stats

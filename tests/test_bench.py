@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import cv2
+import pytest
 from _tiny_models import make_onnx, make_tflite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,3 +51,34 @@ def test_bench_without_files_fails_cleanly(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "apps" / "bench.py")], capture_output=True, text=True,
                           env=env, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and "no model files" in proc.stderr
+
+
+def _load_bench() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_app", ROOT / "apps" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_soak_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """--soak on a tiny model: N frames through tracking + smoothing, and the table."""
+    bench = _load_bench()
+    args = ["--soak", "30", "--soak-warmup", "3", "--model", str(make_onnx(tmp_path / "tiny.onnx")),
+            "--threads", "1", "--backends", "onnxruntime"]
+    assert bench.main([*args, "--soak-max-growth-mb", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("soak: tiny.onnx  onnxruntime") and "mode=track" in out
+    table = {k.strip(): v.strip() for k, v in (line.split("  ", 1) for line in out.splitlines()[3:])}
+    assert table["frames (after warm-up)"].startswith("30 (+3 warm-up)")
+    assert float(table["rss start (after warm-up)"].split()[0]) > 0
+    assert "ok: target < 1000 MB" in table["rss growth"]
+    assert len(table["rss every 10% of frames"].split()) == 10 + 1  # ten samples and the unit
+    assert float(table["latency drift (last / first)"]) > 0 and float(table["cpu time drift (last / first)"]) > 0
+    # detected in the warm-up, tracked from keypoints, re-detected once at frame 30; smoothing ran
+    assert table["re-detections / track ids started"].startswith("1 / ")
+    assert int(table["smoothing filters at end"]) >= 1
+    # a growth limit that cannot be met fails the run; --soak without --model is a usage error
+    assert bench.main([*args, "--soak-max-growth-mb", "-1"]) == 1 and "RSS grew" in caplog.text
+    assert bench.main(["--soak", "5"]) == 2 and "--soak needs --model" in caplog.text

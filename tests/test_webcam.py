@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from _tiny_models import make_onnx
 
-from edgepose import Estimator
+from edgepose import Estimator, PoseResult
 from edgepose.errors import InputError
 from edgepose.video import FrameSource, VideoSink, gui_available, open_sink, open_source, run_stream
 
@@ -87,7 +87,8 @@ def test_headless_window_request_saves_instead(model: Path, tmp_path: Path) -> N
     assert count_frames(tmp_path / "edgepose_out.mp4") == 5
 
 
-def test_sigterm_finalises_the_video(model: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_finalises_the_video(model: Path, tmp_path: Path, sig: signal.Signals) -> None:
     src = write_video(tmp_path / "long.mp4", 300)
     out = tmp_path / "partial.mp4"
     proc = subprocess.Popen([sys.executable, str(APP), "--model", str(model), "--source", str(src), "--view", "none",
@@ -97,10 +98,10 @@ def test_sigterm_finalises_the_video(model: Path, tmp_path: Path) -> None:
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "SIGTERM received" in err and "stopped (signal)" in err
+    assert f"{sig.name} received" in err and "stopped (signal)" in err
     assert 0 < count_frames(out) < 300
 
 
@@ -139,15 +140,17 @@ def test_camera_disconnect_closes_everything(model: Path, tmp_path: Path) -> Non
 
 
 def test_error_mid_stream_still_releases_the_writer(model: Path, tmp_path: Path) -> None:
-    class BadFrameCamera(FakeCamera):
-        def read(self) -> tuple[np.ndarray, float | None] | None:
-            item = super().read()
-            return (np.zeros((120, 160), np.uint8), 0.0) if self.n == 2 else item
+    class FailingEstimator(Estimator):
+        def __call__(self, frame: np.ndarray, timestamp: float | None = None) -> PoseResult:
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 3:
+                raise InputError("model blew up")
+            return super().__call__(frame, timestamp)
 
-    sink = VideoSink(tmp_path / "err.mp4")
-    with Estimator(model) as est, pytest.raises(InputError, match="grayscale"):
-        run_stream(est, BadFrameCamera(5), sink=sink)
-    assert count_frames(tmp_path / "err.mp4") == 2
+    sink, cam = VideoSink(tmp_path / "err.mp4"), FakeCamera(5)
+    with FailingEstimator(model) as est, pytest.raises(InputError, match="blew up"):
+        run_stream(est, cam, sink=sink)
+    assert count_frames(tmp_path / "err.mp4") == 2 and cam.closed
 
 
 def test_sources_and_sinks(tmp_path: Path) -> None:
