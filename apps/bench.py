@@ -5,9 +5,10 @@ output of quantization/export.py and quantization/int8.py) and every installed b
 reads it, measures:
 
 * model-only latency: ``backend.run`` on one preprocessed crop (median and p90, ms);
-* end-to-end latency: ``Estimator(frame)`` on a 640x480 frame in "full" mode
-  (preprocess + infer + decode), median and p90 ms;
-* with ``--people N`` (N > 1): N crops in one batched call vs a loop of N calls;
+* end-to-end latency per frame of a moving 640x480 scene with one tracked person
+  (``mode="track"``, One Euro smoothing on: frame checks + box from the previous keypoints +
+  preprocess + infer + decode + smooth), median and p90 ms, and its ratio to model-only;
+* with ``--people N`` (N > 1): N crops in one batched call vs a loop of N calls, and the ratio;
 * achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from
   ``--macs NAME=GMAC`` (computed once, e.g. with ``edgepose.nn.complexity.count_params_and_macs``,
   and passed in), else the file's metadata (``macs``), else - for ONNX files, when the
@@ -25,8 +26,10 @@ random-weight model exercises box tracking and smoothing too. The exit status is
 when RSS grew by ``--soak-max-growth-mb`` or more.
 
 SimDR vs heatmap and 64x64 / 128x128 / 256x192 are compared by giving the corresponding
-files. MediaPipe BlazePose is added as a peer when ``mediapipe`` is importable
-(end-to-end only). Prints a table, optionally writes CSV, and draws a PNG bar chart
+files. MediaPipe BlazePose (full, static-image mode: its detector runs every frame) is added
+as a peer, end-to-end only, on the same frame: in-process when ``mediapipe`` is importable,
+else through ``--mediapipe-python`` (mediapipe 0.10.21 needs numpy<2, so it lives in its own
+venv; see ``apps/mediapipe_peer.py``). Prints a table, optionally writes CSV, and draws a PNG bar chart
 (matplotlib if installed, else OpenCV drawing).
 
 Example::
@@ -41,8 +44,11 @@ import argparse
 import csv
 import functools
 import gc
+import json
 import logging
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,8 +147,25 @@ def find_files(models_dir: str | None, files: list[str]) -> list[Path]:
     return paths
 
 
+def e2e_tracked(path: Path, backend: str, args: argparse.Namespace, scene: "MovingScene") -> tuple[float, float]:
+    """(median, p90) ms per frame of the whole pipeline on successive 640x480 frames of
+    ``scene`` with one tracked person: ``mode="track"`` (box from the previous frame's
+    keypoints, re-detection every ``redetect_interval`` frames), One Euro smoothing on
+    (timestamps at 30 fps), frame checks, preprocessing, inference and decoding."""
+    frames = [scene(i) for i in range(args.warmup + args.repeats)]
+    with Estimator(path, backend, threads=args.threads, mode="track", tracker=soak_tracker(),
+                   smoothing="auto") as est:
+        index = iter(range(len(frames)))
+
+        def step() -> None:
+            i = next(index)
+            est(frames[i], timestamp=i / 30.0)
+
+        return measure(step, args.repeats, args.warmup)
+
+
 def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.ndarray,
-               macs_arg: dict[str, float]) -> Row | None:
+               macs_arg: dict[str, float], scene: "MovingScene") -> Row | None:
     try:
         est = Estimator(path, backend, threads=args.threads, smoothing=None)
     except EdgeposeError as exc:
@@ -155,7 +178,7 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
         rng = np.random.default_rng(0)
         crop = rng.standard_normal((1, 3, *info.input_hw)).astype(np.float32)
         row.model_med, row.model_p90 = measure(lambda: est.backend.run(crop), args.repeats, args.warmup)
-        row.e2e_med, row.e2e_p90 = measure(lambda: est(frame), args.repeats, args.warmup)
+        row.e2e_med, row.e2e_p90 = e2e_tracked(path, backend, args, scene)
         if args.people > 1:
             h, w = frame.shape[:2]
             boxes = [[(i % 4) * w / 4, (i // 4) * h / 4, w / 4, h / 2] for i in range(args.people)]
@@ -190,14 +213,30 @@ def share_macs(rows: list[Row]) -> None:
 
 
 def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
-    """MediaPipe BlazePose (full) end-to-end, when the package is installed."""
+    """MediaPipe BlazePose (full) end-to-end on ``frame``: in-process when ``mediapipe`` imports,
+    else through ``--mediapipe-python`` (the interpreter of a numpy<2 venv running
+    ``apps/mediapipe_peer.py``); None when neither is available."""
+    row = Row("(bundled)", "mediapipe_blazepose_full", "256x256", "mediapipe", "fp32", "default")
+    if args.mediapipe_python:
+        with tempfile.TemporaryDirectory() as tmp:
+            image = Path(tmp) / "frame.png"
+            cv2.imwrite(str(image), frame)
+            cmd = [args.mediapipe_python, str(ROOT / "apps" / "mediapipe_peer.py"), str(image),
+                   "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            logger.error("MediaPipe peer failed (%s): %s", " ".join(cmd), done.stderr.strip()[-500:])
+            return None
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        row.e2e_med, row.e2e_p90 = result["e2e_med"], result["e2e_p90"]
+        row.file = f"(mediapipe {result['mediapipe']})"
+        return row
     try:
         import mediapipe as mp  # type: ignore[import-not-found]
     except ImportError:
-        logger.info("mediapipe not installed: no peer row")
+        logger.info("mediapipe not importable and no --mediapipe-python: no peer row")
         return None
     rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    row = Row("(bundled)", "mediapipe_blazepose_full", "256x256", "mediapipe", "fp32/fp16", "default")
     with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
         row.e2e_med, row.e2e_p90 = measure(lambda: pose.process(rgb), args.repeats, args.warmup)
     return row
@@ -205,13 +244,14 @@ def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
 
 def format_table(rows: list[Row]) -> str:
     head = ["file", "model", "input", "backend", "prec", "thr", "model med", "model p90", "e2e med", "e2e p90",
-            "batch", "loop", "GMAC", "GMAC/s", "MACs from"]
+            "e2e/model", "batch", "loop", "batch/loop", "GMAC", "GMAC/s", "MACs from"]
 
     def f(v: float, nd: int = 2) -> str:
         return "-" if v != v else f"{v:.{nd}f}"
 
     lines = [[r.file, r.model, r.input_hw, r.backend, r.precision, r.threads, f(r.model_med), f(r.model_p90),
-              f(r.e2e_med), f(r.e2e_p90), f(r.batch_med), f(r.loop_med), f(r.gmac, 3), f(r.gmacs_per_s, 1),
+              f(r.e2e_med), f(r.e2e_p90), f(r.e2e_med / r.model_med), f(r.batch_med), f(r.loop_med),
+              f(r.batch_med / r.loop_med), f(r.gmac, 3), f(r.gmacs_per_s, 1),
               r.macs_from or "-"] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -450,9 +490,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--people", type=int, default=1, help="N > 1 also measures N crops batched vs looped")
     p.add_argument("--macs", nargs="*", default=[], help="NAME=GMAC per crop (file name, stem or model name)")
-    p.add_argument("--image", help="frame for end-to-end timing (default: synthetic 640x480); with --soak the "
-                                    "image pasted into the moving scene (default: a synth_small fixture)")
+    p.add_argument("--image", help="image pasted into the moving 640x480 scene of the end-to-end and --soak runs "
+                                    "(default: a synth_small fixture)")
     p.add_argument("--no-mediapipe", action="store_true")
+    p.add_argument("--mediapipe-python", help="python of a venv with mediapipe==0.10.21 (numpy<2): the peer runs "
+                                               "there through apps/mediapipe_peer.py")
     p.add_argument("--csv", help="also write the table as CSV")
     p.add_argument("--out", default="bench.png", help="PNG plot path")
     soak = p.add_argument_group("soak (memory and latency stability of the tracking pipeline)")
@@ -478,20 +520,20 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.macs:
         name, _, value = item.partition("=")
         macs_arg[name] = float(value)
-    if args.image:
-        frame = cv2.imread(args.image, cv2.IMREAD_COLOR)
-        if frame is None:
-            logger.error("cannot read %s", args.image)
-            return 2
-    else:
-        frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    patch_path = Path(args.image) if args.image else SOAK_PATCH
+    patch = cv2.imread(str(patch_path), cv2.IMREAD_COLOR)
+    if patch is None:
+        logger.error("cannot read %s", patch_path)
+        return 2
+    scene = MovingScene(patch)
+    frame = scene(0)
     wanted = args.backends.split(",") if args.backends else available_backends()
     rows: list[Row] = []
     for path in files:
         for backend in backends_for_suffix(path.suffix):
             if backend in wanted and backend in available_backends():
                 logger.info("benchmarking %s on %s", path.name, backend)
-                row = bench_file(path, backend, args, frame, macs_arg)
+                row = bench_file(path, backend, args, frame, macs_arg, scene)
                 if row is not None:
                     rows.append(row)
     share_macs(rows)

@@ -14,6 +14,7 @@ that is renamed only after the hash matched, so a partial file never stays in th
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -209,12 +210,13 @@ def with_files(spec: ModelSpec, files: tuple[ModelFile, ...], trained_on: str) -
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 
 
-def read_manifest(path: Path = MANIFEST) -> dict[str, dict[str, Any]]:
+def read_manifest(path: Path | None = None) -> dict[str, dict[str, Any]]:
     """The shipped-weights manifest: ``{model: {"trained_on": str, "files": [ModelFile fields]}}``.
 
     ``edgepose/weights/manifest.json`` is written by ``quantization/ship.py``; a missing file
     means no weights ship. Parsed as JSON only.
     """
+    path = MANIFEST if path is None else path
     if not path.is_file():
         return {}
     try:
@@ -311,6 +313,11 @@ def fetch_file(model_file: ModelFile, *, progress: bool = False) -> Path:
         ModelFileError / ChecksumError: missing, truncated or altered file, bad URL.
     """
     url = model_file.url
+    if not (isinstance(model_file.sha256, str) and len(model_file.sha256) == 64
+            and all(ch in "0123456789abcdefABCDEF" for ch in model_file.sha256)):
+        raise ModelFileError(
+            f"refusing to fetch {url!r}: it has no pinned sha256 (64 hex digits; got {model_file.sha256!r})"
+        )
     if url.startswith(PACKAGE_SCHEME):
         path = WEIGHTS_DIR / url[len(PACKAGE_SCHEME):]
         verify_file(path, model_file.sha256, model_file.size)
@@ -339,11 +346,16 @@ def _download_verified(url: str, target: Path, sha256: str, size: int, *, progre
             while block := response.read(1 << 20):
                 out.write(block)
                 got += len(block)
+                if size is not None and got > size:
+                    raise ChecksumError(f"{url} sends more than the pinned {size} bytes; download stopped")
                 if progress:
                     logger.info("%s: %.1f / %.1f MB", target.name, got / 1e6, size / 1e6)
-        verify_file(tmp, sha256, size)
+        try:
+            verify_file(tmp, sha256, size)
+        except ChecksumError as exc:
+            raise ChecksumError(f"download of {url} for {target} rejected, nothing cached: {exc}") from None
         os.replace(tmp, target)
-    except OSError as exc:
-        raise ModelFileError(f"download of {url} failed: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:  # connection reset / timeout, HTTP error, short read
+        raise ModelFileError(f"download of {url} failed: {exc!r}") from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -61,7 +61,7 @@ def file_entry(path: Path) -> tuple[str, dict[str, object]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    models = read_manifest()
+    models = read_manifest(MANIFEST)
     removed = []
     for name in args.remove:
         entry = models.pop(name, None)

@@ -23,9 +23,16 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
     make_onnx(models / "tiny.onnx")
     make_tflite(models / "tiny_int8.tflite", int8_io=True)
     extra = make_onnx(tmp_path / "fixed.onnx", dynamic_batch=False)
+    # stands in for a mediapipe venv's python: checks it is handed the peer script and a frame
+    fake_python = tmp_path / "mp-python"
+    fake_python.write_text('#!/bin/sh\ncase "$1" in *apps/mediapipe_peer.py) ;; *) exit 9;; esac\n'
+                           'test -s "$2" || exit 8\n'
+                           'echo \'{"e2e_med": 12.5, "e2e_p90": 13.0, "people": 1, "mediapipe": "0.10.21"}\'\n')
+    fake_python.chmod(0o755)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "apps" / "bench.py"), "--models-dir", str(models), "--files", str(extra),
+         "--mediapipe-python", str(fake_python),
          "--repeats", "3", "--warmup", "1", "--people", "3", "--macs", "tiny_int8.tflite=0.25",
          "--out", str(tmp_path / "bench.png"), "--csv", str(tmp_path / "bench.csv")],
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
@@ -33,7 +40,10 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].split()[:4] == ["file", "model", "input", "backend"]
+    assert "e2e/model" in lines[0] and "batch/loop" in lines[0]
     rows = list(csv.DictReader(open(tmp_path / "bench.csv")))
+    peer = rows.pop()
+    assert (peer["backend"], peer["file"], float(peer["e2e_med"])) == ("mediapipe", "(mediapipe 0.10.21)", 12.5)
     got = {(r["file"], r["backend"]) for r in rows}
     assert got == {("fixed.onnx", "onnxruntime"), ("fixed.onnx", "openvino"), ("tiny.onnx", "onnxruntime"),
                    ("tiny.onnx", "openvino"), ("tiny_int8.tflite", "tflite")}
