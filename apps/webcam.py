@@ -37,7 +37,8 @@ logger = logging.getLogger("edgepose.apps.webcam")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="registry name (e.g. simdr_r50_128) or .onnx/.tflite/.xml file")
-    p.add_argument("--source", default="0", help="camera index, video file, image file, or 'picamera'")
+    p.add_argument("--source", default="0",
+                   help="camera index, video file, image file, 'picamera', or 'sample' (the bundled image)")
     p.add_argument("--backend", choices=["onnxruntime", "tflite", "openvino"], help="default: from the file suffix")
     p.add_argument("--threads", type=int, help="runtime CPU threads")
     p.add_argument("--view", choices=["window", "none"], default="window")

@@ -245,15 +245,21 @@ class PiCameraSource(FrameSource):
             cam.close()
 
 
+#: The bundled sample (``--source sample``): one synthetic person, see edgepose/samples/README.md.
+SAMPLE_IMAGE = Path(__file__).resolve().parent / "samples" / "person.jpg"
+
+
 def open_source(spec: str) -> FrameSource:
-    """Camera index (``"0"``), ``"picamera"``, an image file or a video file."""
+    """Camera index (``"0"``), ``"picamera"``, ``"sample"`` (the bundled image), an image file or a video file."""
+    if spec == "sample":
+        return ImageSource(SAMPLE_IMAGE)
     if spec.isdigit():
         return OpenCVSource(int(spec))
     if spec == "picamera":
         return PiCameraSource()
     path = Path(spec)
     if not path.is_file():
-        raise InputError(f"source {spec!r} is not a camera index, 'picamera' or an existing file")
+        raise InputError(f"source {spec!r} is not a camera index, 'picamera', 'sample' or an existing file")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(path)
     return OpenCVSource(str(path))

@@ -164,6 +164,10 @@ def test_sources_and_sinks(tmp_path: Path) -> None:
         open_source(str(tmp_path / "broken.png"))
     with pytest.raises(InputError, match="cannot save video"):
         open_sink(tmp_path / "out.gif")
+    sample = open_source("sample")  # the bundled image of the README command
+    frame, _ = sample.read()
+    assert sample.kind == "image" and frame.shape == (384, 384, 3) and sample.read() is None
+    sample.close()
     src = open_source(str(write_video(tmp_path / "v.mp4", 3)))
     assert src.kind == "video" and not src.live and src.fps == pytest.approx(30.0)
     stamps = []
