@@ -43,13 +43,18 @@ share one loaded model by passing the same :class:`~edgepose.backends.Backend` a
 serialise their calls with a lock (correct, not parallel).
 
 Input limits: frames must be ``uint8 (H, W, 3)`` with at most :data:`MAX_FRAME_PIXELS`
-pixels; boxes finite, with positive size, and overlapping the frame. Violations raise
+pixels and sides of at most :data:`MAX_FRAME_SIDE` pixels (OpenCV's warp limit); boxes
+finite, overlapping the frame, at least :data:`MIN_BOX_SIZE` wide and high, and within
+:data:`MAX_BOX_COORD` pixels;
+timestamps finite numbers; track ids integers. Violations raise
 :class:`~edgepose.errors.InputError` naming the problem.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
 import time
 from collections.abc import Sequence
@@ -73,6 +78,14 @@ logger = logging.getLogger(__name__)
 #: Largest frame accepted, in pixels (about 50 MP; 8K UHD, 33 MP, passes). Resize larger
 #: frames first: a pose model sees a crop of at most a few hundred pixels anyway.
 MAX_FRAME_PIXELS = 50_000_000
+#: Longest frame side accepted, in pixels: OpenCV's warpAffine needs sides below SHRT_MAX.
+MAX_FRAME_SIDE = 32_766
+#: Largest absolute box coordinate or size, in pixels: keeps crops and results finite in float32.
+MAX_BOX_COORD = 1e9
+#: Smallest box width or height, in pixels (a thousandth of a pixel).
+MIN_BOX_SIZE = 1e-3
+#: Largest crop padding factor (the official value is 1.25).
+MAX_PADDING = 100.0
 MODES = ("full", "track", "detect")
 BATCHING = ("auto", "loop")
 TIMING_KEYS = ("detect", "preprocess", "infer", "decode", "smooth", "total")
@@ -140,6 +153,11 @@ def check_frame(frame: Any) -> np.ndarray:
             f"frame {frame.shape[1]}x{frame.shape[0]} exceeds the limit of {MAX_FRAME_PIXELS} pixels "
             "(edgepose.estimator.MAX_FRAME_PIXELS); resize it first, e.g. with cv2.resize"
         )
+    if max(frame.shape[:2]) > MAX_FRAME_SIDE:
+        raise InputError(
+            f"frame {frame.shape[1]}x{frame.shape[0]} has a side longer than {MAX_FRAME_SIDE} pixels "
+            "(edgepose.estimator.MAX_FRAME_SIDE, OpenCV's warp limit); resize it first, e.g. with cv2.resize"
+        )
     return frame
 
 
@@ -147,7 +165,7 @@ def check_boxes(boxes: Any, frame_hw: tuple[int, int]) -> np.ndarray:
     """``boxes (N, 4)`` xywh as float64, or InputError (NaN/inf, size <= 0, entirely outside the frame)."""
     try:
         b = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"boxes must be numbers of shape (N, 4) (x, y, w, h): {exc}") from None
     if b.ndim == 1 and b.size == 4:
         b = b[None]
@@ -161,9 +179,50 @@ def check_boxes(boxes: Any, frame_hw: tuple[int, int]) -> np.ndarray:
             raise InputError(f"box {i} {b[i].tolist()} contains NaN or inf")
         if bw <= 0 or bh <= 0:
             raise InputError(f"box {i} {b[i].tolist()} has width or height <= 0")
+        if bw < MIN_BOX_SIZE or bh < MIN_BOX_SIZE:
+            raise InputError(
+                f"box {i} {b[i].tolist()} has a width or height below {MIN_BOX_SIZE:g} pixels "
+                "(edgepose.estimator.MIN_BOX_SIZE): boxes are (x, y, w, h) in frame pixels"
+            )
+        if max(abs(x), abs(y), bw, bh) > MAX_BOX_COORD:
+            raise InputError(
+                f"box {i} {b[i].tolist()} has a coordinate or size beyond {MAX_BOX_COORD:g} pixels "
+                "(edgepose.estimator.MAX_BOX_COORD): boxes are (x, y, w, h) in frame pixels"
+            )
         if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
             raise InputError(f"box {i} {b[i].tolist()} lies outside the {w}x{h} frame")
     return b
+
+
+def check_track_ids(track_ids: Any, n: int) -> np.ndarray:
+    """``track_ids`` as int64 ``(n,)``, or InputError (not integers, or not ``n`` of them)."""
+    try:
+        ids = np.asarray(track_ids)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"track_ids must be {n} integers; got {track_ids!r} ({exc})") from None
+    integral = ids.dtype.kind in "iu" or (
+        ids.dtype.kind == "f" and bool(np.all(np.isfinite(ids) & (ids == np.trunc(ids)))))
+    if not integral or (ids.size and not np.all(np.abs(ids.astype(np.float64)) < 2.0**63)):
+        raise InputError(f"track_ids must be integers; got {track_ids!r}")
+    ids = ids.astype(np.int64).reshape(-1)
+    if ids.shape != (n,):
+        raise InputError(f"track_ids must have shape ({n},); got {ids.shape}")
+    return ids
+
+
+def check_timestamp(timestamp: Any) -> float | None:
+    """``timestamp`` as float seconds (None stays None), or InputError if it is not a finite number."""
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, (bool, np.bool_)) or not isinstance(timestamp, numbers.Real):
+        raise InputError(f"timestamp must be a number of seconds or None; got {timestamp!r}")
+    try:
+        t = float(timestamp)
+    except OverflowError:
+        t = math.inf
+    if not math.isfinite(t):
+        raise InputError(f"timestamp must be finite seconds; got {timestamp!r}")
+    return t
 
 
 # ---- the estimator --------------------------------------------------------------------------
@@ -227,8 +286,13 @@ class Estimator:
             raise InputError(f"frame_color must be 'bgr' or 'rgb'; got {frame_color!r}")
         if batching not in BATCHING:
             raise InputError(f"batching must be one of {BATCHING}; got {batching!r}")
-        if max_batch < 1:
-            raise InputError(f"max_batch must be >= 1; got {max_batch}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
+            raise InputError(f"max_batch must be an integer >= 1; got {max_batch!r}")
+        if isinstance(padding, bool) or not isinstance(padding, numbers.Real) or not 0 < padding <= MAX_PADDING:
+            raise InputError(f"padding must be a number in (0, {MAX_PADDING:g}]; got {padding!r}")
+        if max_people is not None and (isinstance(max_people, bool) or not isinstance(max_people, numbers.Integral)
+                                       or max_people < 0):
+            raise InputError(f"max_people must be None or an integer >= 0; got {max_people!r}")
         self.detector = make_detector(detector)
         self.mode = mode or ("detect" if self.detector is not None else "full")
         if self.mode not in MODES:
@@ -290,6 +354,7 @@ class Estimator:
         """
         t0 = time.perf_counter()
         frame = self._check_open_frame(frame)
+        timestamp = check_timestamp(timestamp)
         boxes, ids = self._person_boxes(frame)
         return self._run_pipeline(frame, boxes, ids, timestamp, t0, time.perf_counter(), update_tracker=True)
 
@@ -304,13 +369,12 @@ class Estimator:
         """
         t0 = time.perf_counter()
         frame = self._check_open_frame(frame)
+        timestamp = check_timestamp(timestamp)
         b = check_boxes(boxes, frame.shape[:2])
         if track_ids is None:
             ids = self.tracker.match(b)
         else:
-            ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
-            if ids.shape != (len(b),):
-                raise InputError(f"track_ids must have shape ({len(b)},); got {ids.shape}")
+            ids = check_track_ids(track_ids, len(b))
         return self._run_pipeline(frame, b, ids, timestamp, t0, time.perf_counter(),
                                   update_tracker=track_ids is None)
 
@@ -356,10 +420,22 @@ class Estimator:
         h, w = frame.shape[:2]
         if self.detector is None:
             return np.array([[0.0, 0.0, float(w), float(h)]])
-        boxes, scores = self.detector.detect(frame, self.frame_color)
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        found = self.detector.detect(frame, self.frame_color)
+        try:
+            boxes, scores = found
+            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InputError(
+                f"the detector {type(self.detector).__name__} must return (boxes (M, 4), scores (M,)) numbers "
+                f"({exc})"
+            ) from None
+        if scores.shape != (len(boxes),):
+            raise InputError(
+                f"the detector {type(self.detector).__name__} returned {len(boxes)} boxes but {scores.size} scores"
+            )
         if self.max_people is not None and len(boxes) > self.max_people:
-            boxes = boxes[np.argsort(-np.asarray(scores))[: self.max_people]]
+            boxes = boxes[np.argsort(-scores, kind="stable")[: self.max_people]]
         if len(boxes) == 0 and self.full_frame_if_none:
             boxes = np.array([[0.0, 0.0, float(w), float(h)]])
         return check_boxes(boxes, (h, w))

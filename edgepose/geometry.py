@@ -95,6 +95,11 @@ def get_affine_matrix(
     linear = np.array([[cos, sin], [-sin, cos]])
     offset = np.array([width * 0.5, height * 0.5]) - linear @ c
     matrix = np.hstack([linear, offset[:, None]])
+    if not np.all(np.isfinite(matrix)):
+        raise InputError(
+            f"crop center {c.tolist()} / scale {s.tolist()} gives a non-finite affine matrix: the box is too "
+            "small or too far from the origin"
+        )
     if inverse:
         return cv2.invertAffineTransform(matrix).astype(np.float64)
     return matrix
@@ -111,9 +116,18 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return p @ m[:, :2].T + m[:, 2]
 
 
+#: OpenCV's warpAffine needs image and crop sides below SHRT_MAX (32767).
+MAX_WARP_SIDE = 32_766
+
+
 def warp_crop(image: np.ndarray, matrix: np.ndarray, output_hw: tuple[int, int]) -> np.ndarray:
     """Warp ``image (H, W, C)`` with ``matrix`` into an ``output_hw`` crop (bilinear, black border)."""
     height, width = _check_hw(output_hw)
+    if max(image.shape[0], image.shape[1], height, width) > MAX_WARP_SIDE:
+        raise InputError(
+            f"image {image.shape[1]}x{image.shape[0]} / crop {width}x{height}: OpenCV warps sides of at most "
+            f"{MAX_WARP_SIDE} pixels; resize the image first"
+        )
     return cv2.warpAffine(
         image, np.asarray(matrix, dtype=np.float64), (width, height),
         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,

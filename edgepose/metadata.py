@@ -170,7 +170,7 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
         raise bad(f"input_hw must be [H, W] positive integers, got {hw!r}")
     for key in ("mean", "std"):
         vals = meta[key]
-        if len(vals) != 3 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+        if len(vals) != 3 or not all(_finite_number(v) for v in vals):
             raise bad(f"{key} must be 3 finite numbers, got {vals!r}")
     if any(v <= 0 for v in meta["std"]):
         raise bad(f"std must be positive, got {meta['std']!r}")
@@ -197,20 +197,42 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
     return meta
 
 
+def _finite_number(v: Any) -> bool:
+    """A JSON number (not a bool) that is finite as a float (huge integers are not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _encode(meta: dict[str, Any]) -> bytes:
     validate_metadata(meta, "<metadata to write>")
     return json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
 
 
-def _decode(payload: bytes, source: Path) -> dict[str, Any]:
-    def reject_constant(name: str) -> Any:
-        raise ValueError(f"non-JSON constant {name}")
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-JSON constant {name}")
 
+
+def loads_metadata(payload: str | bytes, source: str | os.PathLike[str]) -> Any:
+    """Parse a metadata payload as strict JSON (no NaN/Infinity; never evaluated or unpickled).
+
+    Raises:
+        ModelFileError: naming ``source``, for anything that is not UTF-8 JSON, including
+            nesting too deep for the parser.
+    """
     try:
-        meta = json.loads(payload.decode("utf-8"), parse_constant=reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{source}: edgepose metadata is not valid UTF-8 JSON ({exc})") from None
-    return validate_metadata(meta, source)
+        text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+        return json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ModelFileError(f"{source}: edgepose metadata is not valid UTF-8 JSON ({why})") from None
+
+
+def _decode(payload: bytes, source: Path) -> dict[str, Any]:
+    return validate_metadata(loads_metadata(payload, source), source)
 
 
 # ---- file access ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ is missing or contradicts the file (input size, number of bins, keypoint count).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -22,8 +21,9 @@ from edgepose import zoo
 from edgepose.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
 from edgepose.backends.base import METADATA_KEY
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
+from edgepose.codecs.base import check_hw
 from edgepose.errors import InputError, ModelFileError, UnknownModelError
-from edgepose.metadata import validate_metadata
+from edgepose.metadata import loads_metadata, validate_metadata
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,10 @@ def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None
         UnknownModelError: unknown name, or no file the installed runtimes can read.
         ModelFileError / ChecksumError: missing, truncated or altered file.
     """
+    if not isinstance(model, (str, os.PathLike)):
+        raise InputError(
+            f"model must be a registry name, a model file path or a loaded Backend; got {type(model).__name__}"
+        )
     if _looks_like_path(model):
         return Path(model)
     spec = zoo.get_spec(str(model))
@@ -127,15 +131,14 @@ def _parse_metadata(backend: Backend) -> dict[str, Any]:
     text = backend.metadata.get(METADATA_KEY)
     if text is None:
         return {}
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ModelFileError(f"{backend.path}: edgepose metadata is not valid JSON ({exc})") from None
-    return validate_metadata(doc, backend.path)
+    return validate_metadata(loads_metadata(text, backend.path), backend.path)
 
 
 def _check_mean_std(name: str, values: Sequence[float]) -> tuple[float, float, float]:
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.full(1, np.nan)
     if arr.shape != (3,) or not np.all(np.isfinite(arr)):
         raise InputError(f"{name} must be 3 finite numbers; got {values!r}")
     if np.any(np.abs(arr) > 1.5):
@@ -164,6 +167,8 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     codec_arg = given.get("codec", meta.get("codec"))
     if isinstance(codec_arg, dict):
         codec_arg = codec_from_dict(codec_arg)
+    if codec_arg is not None and not isinstance(codec_arg, Codec):
+        raise InputError(f"codec must be a Codec or a codec dict; got {type(codec_arg).__name__}")
     input_hw = given.get("input_hw")
     if input_hw is None and codec_arg is not None and "codec" in given:
         input_hw = codec_arg.input_hw
@@ -181,9 +186,7 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
             f"{', '.join(f'{m}=' for m in missing)} to Estimator (missing: {', '.join(missing)})"
         )
     codec: Codec = values["codec"]
-    if not isinstance(codec, Codec):
-        raise InputError(f"codec must be a Codec or a codec dict; got {type(codec).__name__}")
-    hw = (int(values["input_hw"][0]), int(values["input_hw"][1]))
+    hw = check_hw(values["input_hw"], "input_hw")
     if codec.input_hw != hw:
         raise InputError(f"codec input_hw {codec.input_hw} differs from input_hw {hw}")
     file_hw = backend.input_hw
@@ -201,7 +204,7 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
         name=str(meta.get("model", "")), codec=codec, input_hw=hw,
         mean=_check_mean_std("mean", values["mean"]), std=_check_mean_std("std", values["std"]),
         color_order=color, keypoint_set=kps, output_order=order, precision=str(meta.get("precision", "unknown")),
-        macs=int(macs) if isinstance(macs, (int, float)) and macs > 0 else None, metadata=meta,
+        macs=int(macs) if isinstance(macs, (int, float)) and 0 < macs < float("inf") else None, metadata=meta,
     )
 
 

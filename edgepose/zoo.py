@@ -350,10 +350,12 @@ def _download_verified(url: str, target: Path, sha256: str, size: int, *, progre
                     raise ChecksumError(f"{url} sends more than the pinned {size} bytes; download stopped")
                 if progress:
                     logger.info("%s: %.1f / %.1f MB", target.name, got / 1e6, size / 1e6)
-        try:
-            verify_file(tmp, sha256, size)
-        except ChecksumError as exc:
-            raise ChecksumError(f"download of {url} for {target} rejected, nothing cached: {exc}") from None
+        actual = sha256_of(tmp)
+        if (size is not None and got != size) or actual != sha256.lower():
+            raise ChecksumError(
+                f"download of {url} has {got} bytes and sha256 {actual}; the registry pins {size} bytes and "
+                f"sha256 {sha256}: the server sent another file, nothing was cached as {target.name}"
+            )
         os.replace(tmp, target)
     except (OSError, http.client.HTTPException) as exc:  # connection reset / timeout, HTTP error, short read
         raise ModelFileError(f"download of {url} failed: {exc!r}") from exc

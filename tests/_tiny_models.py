@@ -128,8 +128,11 @@ def make_onnx(path: Path, input_hw: tuple[int, int] = (64, 64), *, dynamic_batch
 
 def make_tflite(path: Path, input_hw: tuple[int, int] = (64, 64), *, dynamic_batch: bool = False,
                 int8_io: bool = False, layout: str = "NCHW",
-                metadata: dict[str, Any] | None | str = "default") -> Path:
+                metadata: dict[str, Any] | None | str | bytes = "default") -> Path:
     """Write a tiny SimDR TFLite model through the flatbuffer schema (no converter).
+
+    ``metadata``: a dict (written as JSON), raw ``bytes`` (written as they are, for
+    corrupt-metadata tests), None (no entry) or "default".
 
     ``int8_io``: input and outputs are int8 with scale/zero point (QUANTIZE/DEQUANTIZE
     inside), like a fully integer-quantized export. Only by <= bx (square or wide inputs).
@@ -151,7 +154,7 @@ def make_tflite(path: Path, input_hw: tuple[int, int] = (64, 64), *, dynamic_bat
         b = s.BufferT()
         if data is not None:
             raw = data if isinstance(data, bytes) else np.ascontiguousarray(data).tobytes()
-            b.data = list(raw)
+            b.data = np.frombuffer(raw, dtype=np.uint8).copy()
         buffers.append(b)
         return len(buffers) - 1
 
@@ -239,7 +242,8 @@ def make_tflite(path: Path, input_hw: tuple[int, int] = (64, 64), *, dynamic_bat
     model.metadata.append(version)
     if metadata is not None:
         m = s.MetadataT()
-        m.name, m.buffer = "edgepose", buffer(json.dumps(metadata).encode())
+        raw = metadata if isinstance(metadata, bytes) else json.dumps(metadata).encode()
+        m.name, m.buffer = "edgepose", buffer(raw)
         model.metadata.append(m)
     model.buffers = buffers
     builder = flatbuffers.Builder(1024)

@@ -38,7 +38,7 @@ SUFFIXES = {".onnx": ("onnxruntime", "openvino"), ".tflite": ("tflite",), ".xml"
 
 def canonical_name(backend: str) -> str:
     """``"ort"`` -> ``"onnxruntime"`` etc.; InputError for unknown names."""
-    name = ALIASES.get(backend.lower(), backend.lower())
+    name = ALIASES.get(backend.lower(), backend.lower()) if isinstance(backend, str) else None
     if name not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose from {sorted(BACKENDS)} (or {sorted(ALIASES)})")
     return name

@@ -190,15 +190,12 @@ class Backend(ABC):
         return doc.get(key) if doc is not None else None
 
     def _edgepose_json(self) -> dict[str, Any] | None:
-        import json
+        from edgepose.metadata import loads_metadata
 
         text = self.metadata.get(METADATA_KEY)
         if text is None:
             return None
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise ModelFileError(f"{self.path.name}: the edgepose metadata is not valid JSON ({exc})") from None
+        doc = loads_metadata(text, self.path.name)
         if not isinstance(doc, dict):
             raise ModelFileError(f"{self.path.name}: the edgepose metadata is not a JSON object")
         return doc
@@ -212,13 +209,19 @@ class Backend(ABC):
         if entry is None:
             return None
         try:
+            if isinstance(entry, (str, bytes, dict)) or len(entry) != 2:
+                raise TypeError("not a pair")
             scale, zero_point = float(entry[0]), int(entry[1])
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, LookupError, OverflowError):
             raise ModelFileError(
                 f"{self.path.name}: io_quantization[{name!r}] must be [scale, zero_point]; got {entry!r}"
             ) from None
-        if not scale > 0:
-            raise ModelFileError(f"{self.path.name}: io_quantization[{name!r}] scale must be > 0")
+        info = np.iinfo(dtype)
+        if not 0 < scale < float("inf") or not info.min <= zero_point <= info.max:
+            raise ModelFileError(
+                f"{self.path.name}: io_quantization[{name!r}] needs a finite scale > 0 and a zero point in "
+                f"{info.min}..{info.max}; got {entry!r}"
+            )
         return QuantParams(scale, zero_point, np.dtype(dtype))
 
     # ---- running ------------------------------------------------------------------

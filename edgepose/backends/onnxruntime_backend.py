@@ -71,8 +71,10 @@ class OnnxRuntimeBackend(Backend):
             )
         except self.runtime_errors as exc:
             raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it ({exc})") from exc
-        meta = self._session.get_modelmeta()
-        self.metadata = dict(meta.custom_metadata_map)
+        try:
+            self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(f"{self.path}: the model's metadata_props are not UTF-8 text ({exc})") from None
         inputs = self._session.get_inputs()
         if len(inputs) != 1:
             raise ModelFileError(

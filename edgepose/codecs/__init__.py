@@ -20,7 +20,7 @@ def codec_from_dict(d: dict[str, Any]) -> Codec:
         raise InputError(f"a codec description must be a dict with a 'type'; got {d!r}")
     params = dict(d)
     kind = params.pop("type")
-    if kind not in CODEC_TYPES:
+    if not isinstance(kind, str) or kind not in CODEC_TYPES:
         raise InputError(f"unknown codec type {kind!r}; known: {sorted(CODEC_TYPES)}")
     try:
         return CODEC_TYPES[kind](**params)

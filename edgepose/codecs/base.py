@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from edgepose.errors import InputError
+
+#: Largest input or heatmap side a codec accepts: crops are warped with OpenCV, whose sides
+#: must stay below SHRT_MAX (32767).
+MAX_SIDE = 32_766
+#: Most bins one SimDR axis may have (W * k); the official settings need at most 512.
+MAX_BINS = 1 << 20
 
 
 class Codec(ABC):
@@ -21,9 +30,7 @@ class Codec(ABC):
     type_name: str = ""
 
     def __init__(self, input_hw: tuple[int, int]) -> None:
-        if len(input_hw) != 2 or int(input_hw[0]) <= 0 or int(input_hw[1]) <= 0:
-            raise InputError(f"input_hw must be (height, width) > 0; got {input_hw}")
-        self.input_hw = (int(input_hw[0]), int(input_hw[1]))
+        self.input_hw = check_hw(input_hw, "input_hw")
 
     @abstractmethod
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
@@ -57,12 +64,59 @@ class Codec(ABC):
         return hash(repr(self))
 
 
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    return math.isfinite(value) and float(value) == int(value)
+
+
+def check_hw(value: Any, name: str) -> tuple[int, int]:
+    """``value`` as (height, width) of two integers in 1..MAX_SIDE, or InputError naming ``name``."""
+    ok = (not isinstance(value, (str, bytes, Mapping)) and hasattr(value, "__len__") and len(value) == 2
+          and all(_is_integral(v) for v in value))
+    if not ok or not all(0 < int(v) <= MAX_SIDE for v in value):
+        raise InputError(f"{name} must be (height, width), two integers in 1..{MAX_SIDE}; got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def check_number(value: Any, name: str, *, low: float = 0.0, high: float = math.inf,
+                 low_inclusive: bool = False, high_inclusive: bool = False) -> float:
+    """``value`` as a float in the given range (finite), or InputError naming ``name``."""
+    x = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond float range
+            x = math.inf
+    above = low <= x if low_inclusive else low < x
+    below = x <= high if high_inclusive else x < high
+    if not (math.isfinite(x) and above and below):
+        lo, hi = "[" if low_inclusive else "(", "]" if high_inclusive else ")"
+        raise InputError(f"{name} must be a finite number in {lo}{low:g}, {high:g}{hi}; got {value!r}")
+    return x
+
+
+def check_shift(value: Any, name: str) -> int:
+    """A flip-test shift: an integer >= 0 (bins or cells), or InputError."""
+    if not _is_integral(value) or int(value) < 0 or int(value) > MAX_BINS:
+        raise InputError(f"{name} must be an integer in 0..{MAX_BINS}; got {value!r}")
+    return int(value)
+
+
 def check_keypoints(keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``keypoints (K, 2)`` and ``visible (K,)``; returns float64 and bool arrays."""
-    kp = np.asarray(keypoints, dtype=np.float64)
+    try:
+        kp = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"keypoints must be numbers of shape (K, 2): {exc}") from None
     if kp.ndim != 2 or kp.shape[1] != 2:
         raise InputError(f"keypoints must have shape (K, 2); got {kp.shape}")
-    vis = np.asarray(visible)
+    try:
+        vis = np.asarray(visible, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"visible must be numbers of shape (K,): {exc}") from None
     if vis.shape != (kp.shape[0],):
         raise InputError(f"visible must have shape ({kp.shape[0]},); got {vis.shape}")
     valid = (vis > 0) & np.all(np.isfinite(kp), axis=1)
@@ -73,7 +127,7 @@ def as_batch(array: Any, name: str, ndim: int) -> np.ndarray:
     """Return ``array`` as a float32 array with exactly ``ndim`` dims, or raise InputError."""
     try:
         a = np.asarray(array, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{name} is not a numeric array: {exc}") from None
     if a.ndim != ndim:
         raise InputError(f"{name} must have {ndim} dims; got shape {a.shape}")
@@ -91,7 +145,11 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def check_flip_index(flip_index: np.ndarray, num_keypoints: int) -> np.ndarray:
     """Validate a keypoint permutation (K,) used by the flip test."""
-    idx = np.asarray(flip_index, dtype=np.int64)
-    if idx.shape != (num_keypoints,) or sorted(idx.tolist()) != list(range(num_keypoints)):
-        raise InputError(f"flip_index must be a permutation of {num_keypoints} keypoints; got {idx}")
-    return idx
+    try:
+        idx = np.asarray(flip_index)
+        ok = idx.shape == (num_keypoints,) and (idx.size == 0 or idx.dtype.kind in "iu")
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or sorted(idx.tolist()) != list(range(num_keypoints)):
+        raise InputError(f"flip_index must be a permutation of {num_keypoints} keypoints; got {flip_index!r}")
+    return idx.astype(np.int64)

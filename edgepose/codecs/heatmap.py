@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_keypoints
+from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_hw, check_keypoints, check_number, check_shift
 from edgepose.errors import InputError
 
 REFINEMENTS = ("none", "quarter", "dark")
@@ -50,16 +50,12 @@ class HeatmapCodec(Codec):
         super().__init__(input_hw)
         if heatmap_hw is None:
             heatmap_hw = (self.input_hw[0] // 4, self.input_hw[1] // 4)
-        if len(heatmap_hw) != 2 or int(heatmap_hw[0]) <= 0 or int(heatmap_hw[1]) <= 0:
-            raise InputError(f"heatmap_hw must be (height, width) > 0; got {heatmap_hw}")
-        if not sigma > 0:
-            raise InputError(f"sigma must be > 0; got {sigma}")
-        if refine not in REFINEMENTS:
+        self.heatmap_hw = check_hw(heatmap_hw, "heatmap_hw")
+        self.sigma = check_number(sigma, "sigma")
+        if not isinstance(refine, str) or refine not in REFINEMENTS:
             raise InputError(f"refine must be one of {REFINEMENTS}; got {refine!r}")
-        self.heatmap_hw = (int(heatmap_hw[0]), int(heatmap_hw[1]))
-        self.sigma = float(sigma)
         self.refine = refine
-        self.flip_shift = int(flip_shift)
+        self.flip_shift = check_shift(flip_shift, "flip_shift")
         self.stride = np.array(
             [self.input_hw[1] / self.heatmap_hw[1], self.input_hw[0] / self.heatmap_hw[0]]
         )
@@ -132,7 +128,9 @@ class HeatmapCodec(Codec):
     def _dark_offsets(self, hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
         """DARK: Newton step ``-H^-1 g`` on the log of the blurred heatmap at the argmax."""
         n, k, h, w = hm.shape
-        size = int(2 * round(3 * self.sigma) + 1)
+        # odd kernel of +-3 sigma; no wider than needed to cover the whole heatmap (OpenCV
+        # rejects kernel sizes beyond int range, and a wider one changes nothing)
+        size = int(2 * min(round(3 * self.sigma), max(h, w)) + 1)
         offsets = np.zeros((n, k, 2))
         for i in range(n):
             for j in range(k):

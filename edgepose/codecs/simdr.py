@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_keypoints, softmax
+from edgepose.codecs.base import (
+    MAX_BINS, Codec, as_batch, check_flip_index, check_keypoints, check_number, check_shift, softmax,
+)
 from edgepose.errors import InputError
 
 
@@ -47,15 +49,16 @@ class SimDRCodec(Codec):
         flip_shift_bins: int = 1,
     ) -> None:
         super().__init__(input_hw)
-        if not split_ratio > 0:
-            raise InputError(f"split_ratio must be > 0; got {split_ratio}")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise InputError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
-        self.split_ratio = float(split_ratio)
-        self.label_smoothing = float(label_smoothing)
-        self.flip_shift_bins = int(flip_shift_bins)
+        self.split_ratio = check_number(split_ratio, "split_ratio")
+        self.label_smoothing = check_number(label_smoothing, "label_smoothing", high=1.0, low_inclusive=True)
+        self.flip_shift_bins = check_shift(flip_shift_bins, "flip_shift_bins")
         self.num_bins_x = int(self.input_hw[1] * self.split_ratio)
         self.num_bins_y = int(self.input_hw[0] * self.split_ratio)
+        if not 1 <= min(self.num_bins_x, self.num_bins_y) <= max(self.num_bins_x, self.num_bins_y) <= MAX_BINS:
+            raise InputError(
+                f"split_ratio {self.split_ratio:g} gives {self.num_bins_x}x{self.num_bins_y} bins for input "
+                f"{self.input_hw[1]}x{self.input_hw[0]}; each axis needs 1..{MAX_BINS} bins"
+            )
 
     # ---- targets -----------------------------------------------------------------
     def _bin_weights(self, kp: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,9 +183,7 @@ class SimDRStarCodec(SimDRCodec):
         flip_shift_bins: int = 1,
     ) -> None:
         super().__init__(input_hw, split_ratio, 0.0, flip_shift_bins)
-        if not sigma > 0:
-            raise InputError(f"sigma must be > 0 (in bins); got {sigma}")
-        self.sigma = float(sigma)
+        self.sigma = check_number(sigma, "sigma (in bins)")
 
     def _gaussian(self, centers: np.ndarray, num_bins: int, weight: np.ndarray) -> np.ndarray:
         grid = np.arange(num_bins, dtype=np.float64)

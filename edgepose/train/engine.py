@@ -39,6 +39,7 @@ from edgepose.evaluate import (
     coco_results,
     crop_to_image,
     load_mpii_gt_valid,
+    pck,
     pckh,
     predict_with_flip,
 )
@@ -246,7 +247,11 @@ def validate(model: nn.Module, dataset: Dataset, spec: ModelSpec, config: TrainC
     results = coco_results(pred["keypoints"], pred["scores"], pred["image_ids"], pred["box_scores"],
                            areas=pred["areas"], sigmas=sigmas)
     image_ids = getattr(dataset, "image_ids", None)
-    return coco_keypoint_ap(config.val_ann, results, sigmas, image_ids=image_ids)
+    metrics = coco_keypoint_ap(config.val_ann, results, sigmas, image_ids=image_ids)
+    for alpha in (0.2, 0.1):  # box-normalised PCK: progress that OKS AP does not show yet
+        metrics[f"PCK@{alpha}"] = pck(pred["keypoints"], pred["gt_keypoints"], pred["visible"] > 0,
+                                      pred["boxes"], alpha=alpha)["mean"]
+    return metrics
 
 
 def _mpii_metrics(pred: dict[str, np.ndarray], config: TrainConfig) -> dict[str, float]:
@@ -276,8 +281,12 @@ class RunLogger:
     def log(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        fields = ["time", "epoch", "step", "loss", "lr", "AP", "AP50", "AP75", "APM", "APL", "AR", "train_loss"]
+        fields = ["time", "epoch", "step", "loss", "lr", "AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2", "PCK@0.1",
+                  "train_loss"]
         new = not self.csv_path.exists()
+        if not new:  # a resumed run keeps the columns its log started with
+            with self.csv_path.open(newline="") as fh:
+                fields = next(csv.reader(fh), fields)
         with self.csv_path.open("a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
             if new:
