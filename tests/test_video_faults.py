@@ -38,6 +38,15 @@ from edgepose.video import (
     run_stream,
 )
 
+
+@pytest.fixture(autouse=True)
+def video_logger_enabled() -> None:
+    """Third-party logging.config calls made by earlier tests in the session (disable_existing_loggers)
+    can switch edgepose's loggers off; these tests read their messages."""
+    for name in ("edgepose", "edgepose.video"):
+        logging.getLogger(name).disabled = False
+
+
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 120, 160
 
