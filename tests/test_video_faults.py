@@ -40,9 +40,11 @@ from edgepose.video import (
 
 
 @pytest.fixture(autouse=True)
-def video_logger_enabled() -> None:
-    """Third-party logging.config calls made by earlier tests in the session (disable_existing_loggers)
-    can switch edgepose's loggers off; these tests read their messages."""
+def video_warnings_captured(caplog: pytest.LogCaptureFixture) -> None:
+    """These tests read edgepose.video's warnings: earlier tests in the session (apps run with
+    ``--log-level``, third-party logging config) may have raised the root level or disabled loggers."""
+    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO, logger="edgepose.video")
     for name in ("edgepose", "edgepose.video"):
         logging.getLogger(name).disabled = False
 
