@@ -295,6 +295,12 @@ def test_official_checkpoint_file_roundtrip(tmp_path):
     assert load_pose_checkpoint(make(*case), tmp_path / "ckpt.pth", key="best_state_dict").ok
     with pytest.raises(ModelFileError, match="key="):
         load_pose_checkpoint(make(*case), tmp_path / "ckpt.pth")
+    # an edgepose training checkpoint (what --init_checkpoint continues from)
+    torch.save({"format": "edgepose-checkpoint", "spec": {"name": "simdr_r18_64"}, "model": sd,
+                "optimizer": {"state": {}}, "epoch": 3}, tmp_path / "last.pt")
+    model = make(*case)
+    assert load_pose_checkpoint(model, tmp_path / "last.pt").ok
+    assert torch.equal(model.mlp_head_x.weight, sd["mlp_head_x.weight"])
 
 
 def test_mismatch_errors_list_keys_and_shapes():

@@ -94,6 +94,23 @@ def synthetic_recipe(name: str) -> dict[str, object]:
             "output_dir": "runs/synth", "resume": "auto"}
 
 
+# Phase 2: the four ResNet-50 runs continue from their phase-1 weights with equal extra steps
+# per input size (fresh Adam, lr 1e-3, one drop near the end), across sessions with --resume auto.
+SYNTH_PHASE2 = {  # model -> (epochs, steps per epoch, lr drop epochs, validate every)
+    "simdr_r50_64": (24, 200, [20], 4),
+    "hm_r50_64": (24, 200, [20], 4),
+    "simdr_r50_128": (24, 100, [20], 4),
+    "hm_r50_128": (24, 100, [20], 4),
+}
+
+
+def synthetic_phase2_recipe(name: str) -> dict[str, object]:
+    """Phase 2 of :func:`synthetic_recipe`: starts from ``runs/synth/<name>/last.pt``."""
+    epochs, steps, drops, every = SYNTH_PHASE2[name]
+    return {**synthetic_recipe(name), "init_checkpoint": f"runs/synth/{name}/last.pt", "epochs": epochs,
+            "max_steps_per_epoch": steps, "lr_steps": drops, "val_every": every, "output_dir": "runs/synth2"}
+
+
 def write(path: Path, header: str, config: dict[str, object]) -> None:
     lines = [f"# {header}; python training/train.py --config {path.relative_to(REPO).as_posix()}"]
     lines += [f"{key}: {value}" for key, value in config.items()]
@@ -108,7 +125,11 @@ def main() -> None:
     for name in SYNTH_BUDGET:
         write(out / "synthetic" / f"{name}.yaml", f"{name} from scratch on synthetic humans, CPU",
               synthetic_recipe(name))
-    print(f"wrote {len(list_models())} configs to {out} and {len(SYNTH_BUDGET)} to {out / 'synthetic'}")
+    for name in SYNTH_PHASE2:
+        write(out / "synthetic" / f"{name}_phase2.yaml", f"{name} on synthetic humans, CPU, phase 2",
+              synthetic_phase2_recipe(name))
+    print(f"wrote {len(list_models())} configs to {out} and {len(SYNTH_BUDGET) + len(SYNTH_PHASE2)} to "
+          f"{out / 'synthetic'}")
 
 
 if __name__ == "__main__":

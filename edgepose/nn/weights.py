@@ -151,7 +151,8 @@ def read_state_dict(source: Source, *, key: str | None = None, check_hash: bool 
 
     Args:
         source: local path, ``http(s)://`` URL, or a mapping (a state_dict or a wrapper).
-        key: wrapper key holding the state_dict; default: ``"state_dict"`` when present.
+        key: wrapper key holding the state_dict; default: ``"state_dict"`` when present, and
+            ``"model"`` for an edgepose training checkpoint (``{"spec", "model", ...}``).
         check_hash: for URLs, verify the sha256 prefix in the file name.
         map_location: passed to ``torch.load``.
 
@@ -169,6 +170,8 @@ def read_state_dict(source: Source, *, key: str | None = None, check_hash: bool 
         obj = obj[key]
     elif "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
+    elif "spec" in obj and isinstance(obj.get("model"), Mapping):  # an edgepose training checkpoint
+        obj = obj["model"]
     not_tensors = [str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
         raise ModelFileError(
