@@ -299,7 +299,8 @@ def test_official_checkpoint_file_roundtrip(tmp_path):
     torch.save({"format": "edgepose-checkpoint", "spec": {"name": "simdr_r18_64"}, "model": sd,
                 "optimizer": {"state": {}}, "epoch": 3}, tmp_path / "last.pt")
     model = make(*case)
-    assert load_pose_checkpoint(model, tmp_path / "last.pt").ok
+    report = load_pose_checkpoint(model, tmp_path / "last.pt")
+    assert report.ok and report.summary() == f"{len(sd)} tensors loaded"
     assert torch.equal(model.mlp_head_x.weight, sd["mlp_head_x.weight"])
 
 
@@ -382,3 +383,10 @@ def test_read_state_dict_errors(tmp_path):
         read_state_dict(bad)
     with pytest.raises(ModelFileError, match="not tensors"):
         read_state_dict({"conv1.weight": torch.zeros(1), "epoch": 3})
+
+
+def test_load_report_summary_names_the_first_problem_keys():
+    from edgepose.nn.weights import LoadReport
+
+    report = LoadReport(loaded=("a", "b"), missing=("m1", "m2", "m3", "m4"), mismatched=(("w", (1,), (2,)),))
+    assert report.summary() == "2 tensors loaded; 4 missing (m1, m2, m3, ...); 1 mismatched (w)"

@@ -89,6 +89,16 @@ class LoadReport:
     ignored: tuple[str, ...] = ()
     kept: tuple[str, ...] = field(default=())
 
+    def summary(self) -> str:
+        """One line for logs: counts, and the first few problem keys."""
+        parts = [f"{len(self.loaded)} tensors loaded"]
+        for name in ("missing", "unexpected", "mismatched", "ignored", "kept"):
+            keys = getattr(self, name)
+            if keys:
+                first = ", ".join(str(k[0] if isinstance(k, tuple) else k) for k in keys[:3])
+                parts.append(f"{len(keys)} {name} ({first}{', ...' if len(keys) > 3 else ''})")
+        return "; ".join(parts)
+
     @property
     def ok(self) -> bool:
         """True when nothing is missing, unexpected or mismatched."""

@@ -132,10 +132,10 @@ def make_model(config: TrainConfig, spec: ModelSpec) -> nn.Module:
     model = build(spec)
     if config.pretrained:
         report = load_imagenet_backbone(model, config.pretrained, check_hash=bool(config.pretrained_sha256))
-        logger.info("ImageNet trunk: %s", report)
+        logger.info("ImageNet trunk from %s: %s", config.pretrained, report.summary())
     if config.init_checkpoint:
         report = load_pose_checkpoint(model, config.init_checkpoint)
-        logger.info("initial pose weights: %s", report)
+        logger.info("initial pose weights from %s: %s", config.init_checkpoint, report.summary())
     return model
 
 
