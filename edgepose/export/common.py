@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,3 +97,19 @@ def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
             raise ExportError(f"output shapes differ: {x.shape} vs {y.shape}")
         worst = max(worst, float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))))
     return worst
+
+
+def check_parity(model: nn.Module, spec: ModelSpec, path: Path, *, batch: int, tolerance: float, label: str) -> float:
+    """Run the exported file through its runtime backend and torch on one random NCHW batch.
+
+    Returns the max abs output difference; ExportError ``"{label} differs from torch ..."``
+    when it exceeds ``tolerance``.
+    """
+    from edgepose.export.runtime import FileRunner  # runtime imports this module
+
+    x = sample_input(spec, batch=batch, channels_last=False, seed=1).numpy()
+    with FileRunner(path) as runner:
+        diff = max_abs_diff(runner.run(x), torch_outputs(model, x))
+    if not diff <= tolerance:
+        raise ExportError(f"{label} differs from torch by {diff:.3g} (> {tolerance})")
+    return diff

@@ -18,7 +18,7 @@ from torch import nn
 from edgepose.errors import InputError
 from edgepose.export.atomic import StagedOutputs
 from edgepose.export.common import (
-    INPUT_NAME, ExportWrapper, check_model_matches_spec, max_abs_diff, output_names, sample_input, torch_outputs,
+    INPUT_NAME, ExportWrapper, check_model_matches_spec, check_parity, output_names, sample_input,
 )
 from edgepose.export.errors import ExportError
 from edgepose.metadata import make_metadata, write_onnx_metadata
@@ -49,18 +49,6 @@ def _export_graph(model: nn.Module, spec: ModelSpec, path: Path, opset: int, dyn
     extra = [p for p in path.parent.glob(path.name + "*.data")]
     if extra:
         raise ExportError(f"the ONNX exporter wrote external data {extra}; expected a single file")
-
-
-def _self_check(model: nn.Module, spec: ModelSpec, path: Path, dynamic_batch: bool) -> float:
-    """Compare the runtime backend (ONNX Runtime) with torch on a random batch; returns the max abs difference."""
-    from edgepose.export.runtime import FileRunner
-
-    x = sample_input(spec, batch=3 if dynamic_batch else 1, channels_last=False, seed=1).numpy()
-    with FileRunner(path) as runner:
-        diff = max_abs_diff(runner.run(x), torch_outputs(model, x))
-    if not diff <= PARITY_TOLERANCE:
-        raise ExportError(f"ONNX export of {spec.name} differs from torch by {diff:.3g} (> {PARITY_TOLERANCE})")
-    return diff
 
 
 def export_onnx(
@@ -101,7 +89,8 @@ def export_onnx(
         meta = make_metadata(spec, "NCHW", "fp32", batch_size=None if dynamic_batch else 1, input_name=INPUT_NAME)
         write_onnx_metadata(tmp, meta)
         if check:
-            diff = _self_check(model, spec, tmp, dynamic_batch)
+            diff = check_parity(model, spec, tmp, batch=3 if dynamic_batch else 1, tolerance=PARITY_TOLERANCE,
+                                label=f"ONNX export of {spec.name}")
             logger.info("%s: ONNX vs torch max abs diff %.2e", target.name, diff)
     logger.info("wrote %s (%.1f MB, %.1f s)", target, target.stat().st_size / 1e6, time.perf_counter() - start)
     return target

@@ -32,7 +32,7 @@ from torch import nn
 from edgepose.errors import EdgeposeError, InputError
 from edgepose.export.atomic import StagedOutputs
 from edgepose.export.common import (
-    INPUT_NAME, ExportWrapper, check_model_matches_spec, max_abs_diff, output_names, sample_input, torch_outputs,
+    INPUT_NAME, ExportWrapper, check_model_matches_spec, check_parity, output_names, sample_input,
 )
 from edgepose.export.errors import ExportError
 from edgepose.metadata import make_metadata, write_tflite_metadata
@@ -148,18 +148,6 @@ def _fp16_weights(src: Path, dst: Path) -> None:
     dst.write_bytes(bytes(result.quantized_model))
 
 
-def self_check_tflite(model: nn.Module, spec: ModelSpec, path: Path, tolerance: float) -> float:
-    """Max abs difference between the file (via its metadata) and torch on a random input."""
-    from edgepose.export.runtime import FileRunner
-
-    x = sample_input(spec, batch=2, channels_last=False, seed=1).numpy()
-    with FileRunner(path) as runner:
-        diff = max_abs_diff(runner.run(x), torch_outputs(model, x))
-    if not diff <= tolerance:
-        raise ExportError(f"TFLite file {path.name} differs from torch by {diff:.3g} (> {tolerance})")
-    return diff
-
-
 def export_tflite(
     model: nn.Module,
     spec: ModelSpec,
@@ -209,7 +197,8 @@ def export_tflite(
         except EdgeposeError as exc:
             raise ExportError(f"{what}: cannot write metadata: {exc}") from exc
         if check:
-            diff = self_check_tflite(model, spec, tmp, PARITY_TOLERANCE[precision])
+            diff = check_parity(model, spec, tmp, batch=2, tolerance=PARITY_TOLERANCE[precision],
+                                label=f"TFLite file {tmp.name}")
             logger.info("%s: TFLite vs torch max abs diff %.2e", target.name, diff)
     logger.info("wrote %s (%.1f MB, %.1f s)", target, target.stat().st_size / 1e6, time.perf_counter() - start)
     return target
