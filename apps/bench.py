@@ -60,6 +60,7 @@ import numpy as np
 from edgepose import Estimator
 from edgepose.backends import available_backends, backends_for_suffix
 from edgepose.errors import EdgeposeError
+from edgepose.timing import time_calls_ms
 from edgepose.track import PoseTracker
 
 logger = logging.getLogger("edgepose.apps.bench")
@@ -94,13 +95,7 @@ class Row:
 
 def measure(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, float]:
     """(median, p90) wall time of ``fn`` in ms."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
+    times = time_calls_ms(fn, repeats=repeats, warmup=warmup)
     return float(np.median(times)), float(np.percentile(times, 90))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from edgepose.errors import ModelFileError
 from edgepose.metadata import output_names_for_codec, read_metadata
+from edgepose.timing import time_calls_ms
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,4 @@ class FileRunner:
 
 def median_latency_ms(fn: Callable[[], Any], *, repeats: int = 30, warmup: int = 5) -> float:
     """Median wall time in ms of ``fn()`` after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return statistics.median(time_calls_ms(fn, repeats=repeats, warmup=warmup))
