@@ -189,11 +189,38 @@ def test_sample_crop_ranges_and_determinism():
     np.testing.assert_array_equal(a.center, b.center)
 
 
+def test_sample_crop_shift_moves_the_centre_within_its_clip_and_off_keeps_the_official_stream():
+    kp = np.random.default_rng(0).uniform(50, 150, size=(17, 2))
+    upper = upper_body_index(COCO17)
+    base = dict(rotation_prob=0.0, flip_prob=0.0, half_body_prob=0.0, scale_factor=0.0)
+    shifted = [
+        sample_crop(np.random.default_rng(s), AugmentConfig(**base, shift_factor=0.1, shift_prob=0.5),
+                    np.array([100.0, 100.0]), np.array([120.0, 160.0]), kp, np.ones(17), upper, (256, 192), 300)
+        for s in range(400)
+    ]
+    offsets = np.array([(d.center - 100.0) / d.scale for d in shifted])  # in crop sizes
+    moved = np.any(offsets != 0, axis=1)
+    assert 0.4 < moved.mean() < 0.6  # shift applied with probability 0.5
+    assert np.abs(offsets).max() <= 0.2 + 1e-9  # clipped at twice the std
+    assert 0.08 < offsets[moved].std() < 0.115  # a normal of std 0.1 clipped at 2 std: 0.096
+    # shift off: the draws (and so every later random number) match a config without the fields
+    for s in range(20):
+        args = (np.array([100.0, 100.0]), np.array([120.0, 160.0]), kp, np.ones(17), upper, (256, 192), 300)
+        a = sample_crop(np.random.default_rng(s), AugmentConfig(shift_factor=0.3), *args)
+        b = sample_crop(np.random.default_rng(s), AugmentConfig(), *args)
+        assert (a.rotation, a.flip, a.half_body) == (b.rotation, b.flip, b.half_body)
+        np.testing.assert_array_equal(a.center, b.center)
+
+
 def test_augment_config_rejects_bad_values():
     with pytest.raises(InputError):
         AugmentConfig(flip_prob=1.5)
     with pytest.raises(InputError):
         AugmentConfig(scale_factor=-0.1)
+    with pytest.raises(InputError, match="shift_prob"):
+        AugmentConfig(shift_prob=2.0)
+    with pytest.raises(InputError, match="shift_factor"):
+        AugmentConfig(shift_factor=0.8)
 
 
 def test_normalize_follows_colour_order_and_mean_std():

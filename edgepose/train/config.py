@@ -41,6 +41,8 @@ class TrainConfig:
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
     half_body_prob: float = 0.3
+    shift_factor: float = 0.0  # crop-centre shift std, x crop size (0 = official recipe)
+    shift_prob: float = 0.0
     # optimisation
     epochs: int = 140
     batch_size: int = 32  # per process

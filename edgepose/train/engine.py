@@ -84,6 +84,7 @@ def build_datasets(config: TrainConfig, spec: ModelSpec) -> tuple[Dataset, Datas
     augment = AugmentConfig(
         scale_factor=config.scale_factor, rotation_factor=config.rotation_factor,
         rotation_prob=config.rotation_prob, flip_prob=config.flip_prob, half_body_prob=config.half_body_prob,
+        shift_factor=config.shift_factor, shift_prob=config.shift_prob,
     )
     cls = _DATASETS[config.dataset]
     train = cls(config.train_ann, config.train_images, spec, train=True, augment=augment, seed=config.seed)
