@@ -59,6 +59,59 @@ def test_ship_pins_files_and_the_registry_serves_them(weights_dir, tmp_path: Pat
         zoo.fetch_file(shipped.find_file("onnx", "int8"))
 
 
+def test_xz_packed_files_unpack_once_into_the_cache_and_are_verified(
+        weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, ship = weights_dir
+    monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))
+    files = tiny_files(tmp_path / "exports", "simdr_r18_64")
+    assert ship.main([*map(str, files), "--trained-on", "t", "--xz"]) == 0
+    entry = zoo.read_manifest(folder / "manifest.json")["simdr_r18_64"]
+    assert {f["url"] for f in entry["files"]} == {"package://simdr_r18_64_int8.onnx.xz",
+                                                  "package://simdr_r18_64_int8.tflite.xz"}
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "simdr_r18_64_int8.onnx.xz",
+                                                        "simdr_r18_64_int8.tflite.xz"]
+    spec = next(s for s in zoo._with_shipped_files(zoo._paper_models(), zoo.read_manifest(folder / "manifest.json"))
+                if s.name == "simdr_r18_64")
+    onnx = spec.find_file("onnx", "int8")
+    path = zoo.fetch_file(onnx)
+    assert path.parent == tmp_path / "cache" and path.read_bytes() == files[0].read_bytes()
+    assert zoo.sha256_of(path) == onnx.sha256 == zoo.sha256_of(files[0])
+    mtime = path.stat().st_mtime_ns
+    assert zoo.fetch_file(onnx) == path and path.stat().st_mtime_ns == mtime  # unpacked once
+    monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", spec)
+    with Estimator("simdr_r18_64", backend="onnxruntime", smoothing=None) as est:
+        assert est.backend.path == path
+    # a corrupted cache copy is unpacked again; a damaged package file is a clear error, nothing cached
+    path.write_bytes(b"junk")
+    assert zoo.fetch_file(onnx).read_bytes() == files[0].read_bytes()
+    packed = folder / "simdr_r18_64_int8.onnx.xz"
+    data = packed.read_bytes()
+    for damaged in (data[: len(data) // 2], data[:200] + bytes([data[200] ^ 0xFF]) + data[201:], b""):
+        path.unlink(missing_ok=True)
+        packed.write_bytes(damaged)
+        with pytest.raises(ModelFileError, match=r"simdr_r18_64_int8\.onnx\.xz.*reinstall edgepose"):
+            zoo.fetch_file(onnx)
+        assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == []
+    packed.unlink()
+    with pytest.raises(ModelFileError, match="is missing; reinstall"):
+        zoo.fetch_file(onnx)
+
+
+def test_ship_budget_counts_stored_bytes(weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, ship = weights_dir
+    files = tiny_files(tmp_path / "exports", "simdr_r18_64")
+    plain = sum(f.stat().st_size for f in files)
+    assert ship.main([*map(str, files), "--trained-on", "t", "--xz"]) == 0
+    packed = sum(p.stat().st_size for p in folder.glob("*.xz"))
+    assert packed < plain
+    monkeypatch.setattr(ship, "BUDGET_BYTES", packed)  # fits packed, not plain
+    assert ship.main([*map(str, files), "--trained-on", "t", "--xz"]) == 0
+    with pytest.raises(InputError, match="over the"):
+        ship.main([*map(str, files), "--trained-on", "t"])
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "simdr_r18_64_int8.onnx.xz",
+                                                        "simdr_r18_64_int8.tflite.xz"]
+
+
 def test_ship_replace_remove_and_budget(weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder, ship = weights_dir
     assert ship.main([*map(str, tiny_files(tmp_path / "a", "simdr_r18_64")), "--trained-on", "a"]) == 0
