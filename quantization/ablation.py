@@ -29,7 +29,7 @@ from edgepose.export.quantize import HEAD_MODES, QuantOptions
 from edgepose.export.report import format_table
 from edgepose.export.verify import VerifyRow, verify_files
 
-HEADERS = ("model", "file", "precision", "head", "AP", "dAP", "<=1px %", "ms", "MB")
+HEADERS = ("model", "file", "precision", "head", "AP", "dAP", "PCK@0.1", "dPCK", "<=1px %", "ms", "MB")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -65,7 +65,7 @@ def rows_for(checkpoint: str, args: argparse.Namespace, formats: list[str]) -> l
     verified: list[VerifyRow] = verify_files(loaded, files, crops, threads=args.threads, repeats=args.repeats)
     return [(name, Path(r.file).name if r.format != "torch" else r.file, r.precision,
              heads.get(r.file, "-"), None if r.ap is None else 100 * r.ap,
-             None if r.delta_ap is None else 100 * r.delta_ap, r.within_1px, r.latency_ms, r.size_mb)
+             None if r.delta_ap is None else 100 * r.delta_ap, r.pck, r.delta_pck, r.within_1px, r.latency_ms, r.size_mb)
             for r in verified]
 
 

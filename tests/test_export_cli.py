@@ -47,6 +47,31 @@ def test_export_int8_verify_cli(setup, capsys: pytest.CaptureFixture[str]) -> No
     assert lines[0].split()[:3] == ["file", "format", "precision"] and len(lines) == 2 + 3
     fp32_row = next(line for line in lines if "fp32.onnx" in line).split()
     assert float(fp32_row[4]) == 100.0 and float(fp32_row[7]) == 0.0  # all keypoints agree, dAP 0
+    assert float(fp32_row[9]) == 0.0  # dPCK 0
+
+
+def test_crops_pck_scores_keypoints_in_frame_pixels_against_the_annotations(setup) -> None:
+    import json
+
+    import numpy as np
+
+    from edgepose.export.calibration import coco_person_crops
+    from edgepose.export.verify import crops_pck
+    from edgepose.geometry import transform_points
+    from edgepose.zoo import get_spec
+
+    _, _, ann = setup
+    crops = coco_person_crops(ann, ann.parent / "images", get_spec("simdr_r18_64"))
+    by_id = {a["id"]: a for a in json.loads(ann.read_text())["annotations"]}
+    gt = np.array([by_id[int(i)]["keypoints"] for i in crops.ann_ids], np.float64).reshape(len(crops), -1, 3)
+    in_crop = np.stack([transform_points(g[:, :2], m) for g, m in zip(gt, crops.matrices)])
+    assert crops_pck(crops, in_crop) == pytest.approx(100.0)
+    size = np.maximum(crops.boxes[:, 2], crops.boxes[:, 3])  # boxes as annotated: the PCK normaliser
+    off = gt[:, :, :2].copy()
+    off[..., 0] += 0.15 * size[:, None]
+    moved = np.stack([transform_points(g, m) for g, m in zip(off, crops.matrices)])
+    assert crops_pck(crops, moved) == pytest.approx(0.0)
+    assert crops_pck(crops, moved, alpha=0.2) == pytest.approx(100.0)
 
 
 @pytest.mark.slow

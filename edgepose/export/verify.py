@@ -7,6 +7,9 @@ For every file (run through the runtime backends, like the ``Estimator``):
   lie within 1 px of torch's, and the mean distance;
 * ``AP`` / ``dAP``: COCO OKS AP with ground-truth boxes (``edgepose.evaluate``, no flip
   test, no NMS) and its difference to torch fp32;
+* ``PCK@0.1`` / ``dPCK``: labelled keypoints within 0.1 x the longer side of the person's box
+  (``edgepose.evaluate.pck``, %), and its difference to torch fp32 — the figure that still
+  moves when a weakly trained model's OKS AP is near zero;
 * ``ms``: median latency of one crop (batch 1) at ``threads`` threads;
 * ``MB``: file size.
 """
@@ -24,7 +27,7 @@ import torch
 
 from edgepose.codecs import Codec
 from edgepose.errors import InputError
-from edgepose.export.calibration import CocoCrops
+from edgepose.export.calibration import CocoCrops, load_coco_json
 from edgepose.export.checkpoint import LoadedModel
 from edgepose.export.common import max_abs_diff, torch_outputs
 from edgepose.export.report import format_table
@@ -33,9 +36,11 @@ from edgepose.preprocess import crops_to_frame
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VerifyRow", "verify_files", "verify_table", "keypoint_agreement", "crops_ap"]
+__all__ = ["VerifyRow", "verify_files", "verify_table", "keypoint_agreement", "crops_ap", "crops_pck"]
 
-VERIFY_HEADERS = ("file", "format", "precision", "max |dlogit|", "<=1px %", "mean px", "AP", "dAP", "ms", "MB")
+VERIFY_HEADERS = ("file", "format", "precision", "max |dlogit|", "<=1px %", "mean px", "AP", "dAP", "PCK@0.1",
+                  "dPCK", "ms", "MB")
+PCK_ALPHA = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,14 @@ class VerifyRow:
     mean_px_error: float | None
     ap: float | None
     delta_ap: float | None
+    pck: float | None
+    delta_pck: float | None
     latency_ms: float
     size_mb: float | None
 
     def cells(self) -> tuple[object, ...]:
         return (self.file, self.format, self.precision, self.max_logit_diff, self.within_1px,
-                self.mean_px_error, self.ap, self.delta_ap, self.latency_ms, self.size_mb)
+                self.mean_px_error, self.ap, self.delta_ap, self.pck, self.delta_pck, self.latency_ms, self.size_mb)
 
 
 def keypoint_agreement(kp: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
@@ -72,6 +79,17 @@ def crops_ap(crops: CocoCrops, keypoints: np.ndarray, scores: np.ndarray, sigmas
     results = coco_results(frame_kp, scores, crops.image_ids, np.ones(len(crops)), nms_thresh=None)
     stats = coco_keypoint_ap(crops.ann_file, results, sigmas, image_ids=np.unique(crops.image_ids).tolist())
     return stats["AP"]
+
+
+def crops_pck(crops: CocoCrops, keypoints: np.ndarray, alpha: float = PCK_ALPHA) -> float:
+    """PCK@``alpha`` in % of crop-pixel ``keypoints (N, K, 2)`` against the crops' annotations."""
+    from edgepose.evaluate import pck
+
+    by_id = {a["id"]: a for a in load_coco_json(crops.ann_file)["annotations"]}
+    gt = np.array([by_id[int(i)]["keypoints"] for i in crops.ann_ids], np.float64).reshape(len(crops), -1, 3)
+    boxes = np.array([by_id[int(i)]["bbox"] for i in crops.ann_ids], np.float64)
+    frame_kp = crops_to_frame(keypoints, crops.matrices)
+    return 100.0 * pck(frame_kp, gt[..., :2], gt[..., 2] > 0, boxes, alpha=alpha)["mean"]
 
 
 def _batched(fn: Callable[[np.ndarray], list[np.ndarray]], batch: np.ndarray, step: int) -> list[np.ndarray]:
@@ -108,6 +126,7 @@ def verify_files(
     ref = _batched(lambda b: torch_outputs(model, b), x, chunk)
     ref_kp, ref_scores = _decode(codec, ref)
     ref_ap = crops_ap(crops, ref_kp, ref_scores, sigmas) if compute_ap else None
+    ref_pck = crops_pck(crops, ref_kp)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -115,7 +134,7 @@ def verify_files(
     finally:
         torch.set_num_threads(previous)
     rows = [VerifyRow(f"torch ({loaded.source})", "torch", "fp32", 0.0, 100.0, 0.0, ref_ap, 0.0 if compute_ap else None,
-                      torch_ms, None)]
+                      ref_pck, 0.0, torch_ms, None)]
     for f in files:
         path = Path(f)
         with FileRunner(path, threads=threads) as runner:
@@ -126,11 +145,13 @@ def verify_files(
             kp, scores = _decode(codec, outs)
             within, mean_px = keypoint_agreement(kp, ref_kp)
             ap = crops_ap(crops, kp, scores, sigmas) if compute_ap else None
+            file_pck = crops_pck(crops, kp)
             ms = median_latency_ms(lambda: runner.run(x[:1]), repeats=repeats)
         fmt = "tflite" if path.suffix.lower() == ".tflite" else "onnx"
         rows.append(VerifyRow(
             str(path), fmt, meta["precision"], max_abs_diff(outs, ref), within, mean_px, ap,
-            None if ap is None or ref_ap is None else ap - ref_ap, ms, path.stat().st_size / 1e6,
+            None if ap is None or ref_ap is None else ap - ref_ap, file_pck, file_pck - ref_pck,
+            ms, path.stat().st_size / 1e6,
         ))
         logger.info("verified %s", path)
     return rows

@@ -6,8 +6,8 @@
 #
 #   sudo tests/aarch64/run.sh [MODEL.onnx|MODEL.tflite ...]
 #
-# Without arguments the int8 files the project ships are used
-# (edgepose/weights/simdr_r50_128_int8.{onnx,tflite}). Must run as root on an x86-64 Debian/
+# Without arguments the int8 files the project ships are used (every int8 file in
+# edgepose/weights/manifest.json, fetched and verified through the registry as Estimator does). Must run as root on an x86-64 Debian/
 # Ubuntu host (it installs qemu-user-static, binfmt-support and debootstrap with apt-get
 # when they are missing). See tests/aarch64/README.md for the environment variables.
 #
@@ -75,10 +75,15 @@ MODELS=()
 if (($#)); then
     MODELS=("$@")
 else
-    for f in "$CHECKOUT/edgepose/weights/simdr_r50_128_int8.onnx" "$CHECKOUT/edgepose/weights/simdr_r50_128_int8.tflite"; do
-        if [[ -f $f ]]; then MODELS+=("$f"); fi
-    done
-    ((${#MODELS[@]})) || die "no model files given and edgepose/weights/simdr_r50_128_int8.{onnx,tflite} do not exist;
+    command -v "$PYTHON" >/dev/null || die "native Python '$PYTHON' not found; set PYTHON=/path/to/venv/bin/python" 2
+    # the shipped int8 files, as the registry resolves them (xz-packed ones are unpacked into the cache)
+    mapfile -t MODELS < <(cd "$CHECKOUT" && "$PYTHON" -c '
+from edgepose import zoo
+for name, entry in sorted(zoo.read_manifest().items()):
+    for f in entry["files"]:
+        if f["precision"] == "int8":
+            print(zoo.fetch_file(zoo.get_spec(name).find_file(f["format"], "int8")))')
+    ((${#MODELS[@]})) || die "no model files given and edgepose/weights ships no int8 files;
 usage: $0 MODEL.onnx MODEL.tflite (int8 files, e.g. made by quantization/int8.py)" 2
 fi
 declare -A SEEN=()
