@@ -47,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--detector", help="'hog', 'motion' (static camera), or a detection model file (.onnx/.tflite)")
     p.add_argument("--detector-format", default="yolov8", choices=["yolov8", "yolov5", "ssd"])
     p.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
-    p.add_argument("--threshold", type=float, default=0.3, help="keypoint score below which nothing is drawn")
+    p.add_argument("--threshold", type=float, help="keypoint score below which nothing is drawn (default: the "
+                                                 "model's score threshold, see Estimator(score_threshold=...))")
     p.add_argument("--realtime", action="store_true", help="play video files at their frame rate")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--reconnect-attempts", type=int, default=5,
@@ -84,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         mode = args.mode or ("track" if detector is not None else "full")
         sink = open_sink(args.save, source.fps) if args.save else None
         with Estimator(args.model, args.backend, threads=args.threads, mode=mode, detector=detector,
-                       smoothing=None if args.no_smoothing else "auto") as estimator:
-            stats = run_stream(estimator, source, sink=sink, view=view, threshold=args.threshold,
+                       smoothing=None if args.no_smoothing else "auto", score_threshold=args.threshold) as estimator:
+            stats = run_stream(estimator, source, sink=sink, view=view, threshold=estimator.score_threshold,
                                realtime=args.realtime, max_frames=args.max_frames, reconnect=policy,
                                max_bad_frames=args.max_bad_frames)
     except EdgeposeError as exc:

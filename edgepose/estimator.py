@@ -72,6 +72,7 @@ from edgepose.preprocess import crops_to_frame, preprocess_crops
 from edgepose.skeleton import KeypointSet
 from edgepose.smooth import OneEuroParams, PoseSmoother
 from edgepose.track import PoseTracker
+from edgepose.zoo import REGISTRY
 
 logger = logging.getLogger(__name__)
 
@@ -238,7 +239,14 @@ class Estimator:
         mode: "full" | "track" | "detect"; None: "detect" with a detector, else "full".
         detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, ``"motion"``, or None.
             :meth:`close` closes it (if it has ``close``).
-        tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect" modes.
+        tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect" modes;
+            None: defaults whose lost/keypoint thresholds are ``score_threshold``.
+        score_threshold: keypoint score above which a keypoint counts as found (the tracker's
+            default thresholds; ``apps/webcam.py`` draws with it). None: the registry's value
+            for shipped weights, else the file's ``score_threshold`` metadata, else the
+            codec's default (0.3 x the score of a perfect prediction). SimDR scores are
+            softmax maxima, whose scale depends on the bins and on how sharply a model
+            localises, so one number does not fit every model.
         smoothing: None, "auto" or :class:`~edgepose.smooth.OneEuroParams` (module docstring).
         frame_color: channel order of the frames you pass: "bgr" (OpenCV) or "rgb".
         batching: "auto" (one call for all crops when the batch axis is dynamic, else one
@@ -266,6 +274,7 @@ class Estimator:
         mode: str | None = None,
         detector: Detector | str | None = None,
         tracker: PoseTracker | None = None,
+        score_threshold: float | None = None,
         smoothing: str | OneEuroParams | None = "auto",
         frame_color: str = "bgr",
         batching: str = "auto",
@@ -304,7 +313,6 @@ class Estimator:
         self.smooth_always = isinstance(smoothing, OneEuroParams) or smoothing is True
         self.frame_color, self.batching, self.max_batch = frame_color, batching, int(max_batch)
         self.padding, self.max_people, self.full_frame_if_none = float(padding), max_people, full_frame_if_none
-        self.tracker = tracker or PoseTracker()
         self.smoother = PoseSmoother(self.smoothing) if self.smoothing is not None else None
         self._owns_backend = not isinstance(model, Backend)
         try:
@@ -316,12 +324,26 @@ class Estimator:
                 "codec": codec, "input_hw": input_hw, "mean": mean, "std": std, "color_order": color_order,
                 "keypoint_set": keypoint_set, "output_names": output_names,
             })
+            self.score_threshold = self._score_threshold(model, score_threshold)
         except BaseException:
             self.close()
             raise
+        self.tracker = tracker or PoseTracker(lost_score=self.score_threshold, keypoint_threshold=self.score_threshold)
         self._closed = False
         logger.info("Estimator: %s, mode=%s, smoothing=%s, batching=%s", self.backend, self.mode,
                     smoothing if isinstance(smoothing, str) or smoothing is None else "on", batching)
+
+    def _score_threshold(self, model: Any, given: Any) -> float:
+        """``given``, else the registry's (shipped weights), the file's metadata or the codec's default."""
+        if given is None and isinstance(model, str) and model in REGISTRY:
+            given = REGISTRY[model].score_threshold
+        if given is None:
+            given = self.info.metadata.get("score_threshold")
+        if given is None:
+            return self.info.codec.default_score_threshold()
+        if isinstance(given, bool) or not isinstance(given, numbers.Real) or not 0.0 <= float(given) <= 1.0:
+            raise InputError(f"score_threshold must be a number in [0, 1]; got {given!r}")
+        return float(given)
 
     @staticmethod
     def _smoothing_params(smoothing: Any) -> OneEuroParams | None:

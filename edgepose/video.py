@@ -451,7 +451,7 @@ def run_stream(
     *,
     sink: FrameSink | None = None,
     view: bool = False,
-    threshold: float = 0.3,
+    threshold: float | None = None,
     realtime: bool = False,
     max_frames: int | None = None,
     reconnect: ReconnectPolicy | None = None,
@@ -464,7 +464,7 @@ def run_stream(
         source: frames; closed at the end.
         sink: where annotated frames go; closed at the end, whatever happens.
         view: show a window (call only after :func:`gui_available` said yes).
-        threshold: keypoint score below which nothing is drawn.
+        threshold: keypoint score below which nothing is drawn (None: ``estimator.score_threshold``).
         realtime: pace a video file to its frame rate (like a camera).
         max_frames: stop after this many frames.
         reconnect: back-off for reconnectable sources (default :class:`ReconnectPolicy()`).
@@ -473,6 +473,7 @@ def run_stream(
     if max_bad_frames < 1:
         raise InputError(f"max_bad_frames must be >= 1; got {max_bad_frames}")
     policy = reconnect or ReconnectPolicy()
+    draw_threshold = estimator.score_threshold if threshold is None else float(threshold)
     stats = StreamStats()
     fps_ema: float | None = None
     attempt = bad_run = 0  # reconnect attempts since the last good frame; corrupt frames in a row
@@ -524,7 +525,7 @@ def run_stream(
                 attempt = bad_run = 0
                 result = estimator(frame, timestamp=timestamp)
                 stats.totals.append(result.timings["total"])
-                canvas = draw_result(frame, result, threshold=threshold)
+                canvas = draw_result(frame, result, threshold=draw_threshold)
                 now = time.perf_counter()
                 inst = 1.0 / max(now - last, 1e-6)
                 fps_ema = inst if fps_ema is None else 0.9 * fps_ema + 0.1 * inst

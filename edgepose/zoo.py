@@ -77,6 +77,9 @@ class ModelSpec:
         color_order: "bgr" or "rgb": channel order the model expects.
         files: deployable files.
         trained_on: what the shipped weights were trained on ("" if none ship).
+        score_threshold: keypoint score above which the shipped weights' keypoints count as
+            found (drawing, tracking); None: the codec's default. Measured per weight set:
+            SimDR's softmax scores depend on how sharply a model localises.
         description: one line for ``list_models``.
     """
 
@@ -90,6 +93,7 @@ class ModelSpec:
     color_order: str = "bgr"
     files: tuple[ModelFile, ...] = field(default_factory=tuple)
     trained_on: str = ""
+    score_threshold: float | None = None
     description: str = ""
 
     def build_codec(self) -> Codec:
@@ -107,7 +111,7 @@ class ModelSpec:
             "codec": dict(self.codec), "keypoint_set": self.keypoint_set,
             "mean": list(self.mean), "std": list(self.std), "color_order": self.color_order,
             "files": [vars(f).copy() for f in self.files], "trained_on": self.trained_on,
-            "description": self.description,
+            "score_threshold": self.score_threshold, "description": self.description,
         }
 
     @classmethod
@@ -120,7 +124,8 @@ class ModelSpec:
                 mean=tuple(d.get("mean", IMAGENET_MEAN_RGB)), std=tuple(d.get("std", IMAGENET_STD_RGB)),
                 color_order=d.get("color_order", "bgr"),
                 files=tuple(ModelFile(**f) for f in d.get("files", ())),
-                trained_on=d.get("trained_on", ""), description=d.get("description", ""),
+                trained_on=d.get("trained_on", ""), score_threshold=d.get("score_threshold"),
+                description=d.get("description", ""),
             )
         except (KeyError, TypeError) as exc:
             raise InputError(f"not a valid ModelSpec dict ({exc!r})") from None
@@ -208,16 +213,18 @@ def _paper_models() -> list[ModelSpec]:
     return specs
 
 
-def with_files(spec: ModelSpec, files: tuple[ModelFile, ...], trained_on: str) -> ModelSpec:
+def with_files(spec: ModelSpec, files: tuple[ModelFile, ...], trained_on: str,
+               score_threshold: float | None = None) -> ModelSpec:
     """A copy of ``spec`` that ships ``files``."""
-    return replace(spec, files=files, trained_on=trained_on)
+    return replace(spec, files=files, trained_on=trained_on, score_threshold=score_threshold)
 
 
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 
 
 def read_manifest(path: Path | None = None) -> dict[str, dict[str, Any]]:
-    """The shipped-weights manifest: ``{model: {"trained_on": str, "files": [ModelFile fields]}}``.
+    """The shipped-weights manifest: ``{model: {"trained_on": str, "files": [ModelFile fields],
+    "score_threshold": float (optional)}}``.
 
     ``edgepose/weights/manifest.json`` is written by ``quantization/ship.py``; a missing file
     means no weights ship. Parsed as JSON only.
@@ -233,6 +240,10 @@ def read_manifest(path: Path | None = None) -> dict[str, dict[str, Any]]:
         for name, entry in models.items():
             if not isinstance(entry.get("trained_on"), str) or not isinstance(entry.get("files"), list):
                 raise ValueError(f"entry {name!r} needs trained_on (str) and files (list)")
+            threshold = entry.get("score_threshold")
+            if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                          or not 0.0 <= threshold <= 1.0):
+                raise ValueError(f"entry {name!r}: score_threshold must be a number in [0, 1]; got {threshold!r}")
         return models
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"shipped-weights manifest {path} is invalid ({exc}); reinstall edgepose") from None
@@ -247,7 +258,7 @@ def _with_shipped_files(specs: list[ModelSpec], manifest: dict[str, dict[str, An
             files = tuple(ModelFile(**f) for f in entry["files"])
         except TypeError as exc:
             raise ModelFileError(f"shipped-weights manifest {MANIFEST}: bad file entry of {name!r} ({exc})") from None
-        by_name[name] = with_files(by_name[name], files, entry["trained_on"])
+        by_name[name] = with_files(by_name[name], files, entry["trained_on"], entry.get("score_threshold"))
     return list(by_name.values())
 
 

@@ -40,12 +40,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("files", nargs="*", help=".onnx / .tflite files exported by quantization/*.py")
     p.add_argument("--trained-on", help="what the weights were trained on (shown by the registry)")
     p.add_argument("--remove", action="append", default=[], metavar="MODEL", help="unship a model")
+    p.add_argument("--score-threshold", type=float, metavar="S",
+                   help="keypoint score above which these weights' keypoints count as found (drawing, tracking); "
+                        "quantization/verify.py suggests one per file")
     p.add_argument("--xz", action="store_true", help="store the files xz-packed (unpacked into the cache on first use)")
     args = p.parse_args(argv)
     if args.files and not args.trained_on:
         p.error("--trained-on is required when shipping files")
     if not args.files and not args.remove:
         p.error("give files to ship or --remove MODEL")
+    if args.score_threshold is not None and not 0.0 <= args.score_threshold <= 1.0:
+        p.error(f"--score-threshold must be in [0, 1]; got {args.score_threshold}")
     return args
 
 
@@ -80,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         new.setdefault(model, []).append(entry)
     for model, files in new.items():
         models[model] = {"trained_on": args.trained_on, "files": files}
+        if args.score_threshold is not None:
+            models[model]["score_threshold"] = args.score_threshold
     with StagedOutputs() as out:  # the files and the manifest land together or not at all
         stored = {}  # package file -> bytes it takes in the package
         for raw, entry in zip(args.files, (f for files in new.values() for f in files)):

@@ -341,7 +341,7 @@ def test_registry_errors(models: dict[str, Path], tmp_path: Path, monkeypatch: p
     with pytest.raises(UnknownModelError, match="unknown model"):
         Estimator("simdr_r9000_128")
     with pytest.raises(UnknownModelError, match="ships: none"):
-        Estimator("simdr_r50_128")  # registered, but no files ship yet
+        Estimator("hm_r50_128")  # registered, but no files ship
     # wrong sha256 of a shipped (package://) file
     weights = tmp_path / "weights"
     weights.mkdir()

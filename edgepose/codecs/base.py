@@ -54,6 +54,14 @@ class Codec(ABC):
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable description; ``codec_from_dict(c.to_dict())`` rebuilds it."""
 
+    #: the score of a keypoint predicted exactly like its training target
+    perfect_score: float = 1.0
+
+    def default_score_threshold(self) -> float:
+        """Score above which a keypoint counts as found when nothing better is known:
+        0.3 x :attr:`perfect_score` (0.3 is the heatmap convention, whose peak is 1)."""
+        return 0.3 * float(self.perfect_score)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_dict()})"
 

@@ -52,6 +52,7 @@ class SimDRCodec(Codec):
         self.split_ratio = check_number(split_ratio, "split_ratio")
         self.label_smoothing = check_number(label_smoothing, "label_smoothing", high=1.0, low_inclusive=True)
         self.flip_shift_bins = check_shift(flip_shift_bins, "flip_shift_bins")
+        self.perfect_score = 1.0 - self.label_smoothing  # softmax of the one-hot target's bin
         self.num_bins_x = int(self.input_hw[1] * self.split_ratio)
         self.num_bins_y = int(self.input_hw[0] * self.split_ratio)
         if not 1 <= min(self.num_bins_x, self.num_bins_y) <= max(self.num_bins_x, self.num_bins_y) <= MAX_BINS:
@@ -184,6 +185,7 @@ class SimDRStarCodec(SimDRCodec):
     ) -> None:
         super().__init__(input_hw, split_ratio, 0.0, flip_shift_bins)
         self.sigma = check_number(sigma, "sigma (in bins)")
+        self.perfect_score = 1.0 / (self.sigma * math.sqrt(2 * math.pi))  # peak of the Gaussian target
 
     def _gaussian(self, centers: np.ndarray, num_bins: int, weight: np.ndarray) -> np.ndarray:
         grid = np.arange(num_bins, dtype=np.float64)

@@ -10,6 +10,9 @@ For every file (run through the runtime backends, like the ``Estimator``):
 * ``PCK@0.1`` / ``dPCK``: labelled keypoints within 0.1 x the longer side of the person's box
   (``edgepose.evaluate.pck``, %), and its difference to torch fp32 — the figure that still
   moves when a weakly trained model's OKS AP is near zero;
+* ``score thr``: a score threshold for these weights (``Estimator(score_threshold=...)``,
+  ``quantization/ship.py --score-threshold``): the 10th percentile of the scores of the
+  keypoints placed within 0.2 x the box of their label, so 90 % of them count as found;
 * ``ms``: median latency of one crop (batch 1) at ``threads`` threads;
 * ``MB``: file size.
 """
@@ -36,10 +39,11 @@ from edgepose.preprocess import crops_to_frame
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VerifyRow", "verify_files", "verify_table", "keypoint_agreement", "crops_ap", "crops_pck"]
+__all__ = ["VerifyRow", "verify_files", "verify_table", "keypoint_agreement", "crops_ap", "crops_pck",
+           "suggest_score_threshold"]
 
 VERIFY_HEADERS = ("file", "format", "precision", "max |dlogit|", "<=1px %", "mean px", "AP", "dAP", "PCK@0.1",
-                  "dPCK", "ms", "MB")
+                  "dPCK", "score thr", "ms", "MB")
 PCK_ALPHA = 0.1
 
 
@@ -57,12 +61,14 @@ class VerifyRow:
     delta_ap: float | None
     pck: float | None
     delta_pck: float | None
+    score_threshold: float | None
     latency_ms: float
     size_mb: float | None
 
     def cells(self) -> tuple[object, ...]:
         return (self.file, self.format, self.precision, self.max_logit_diff, self.within_1px,
-                self.mean_px_error, self.ap, self.delta_ap, self.pck, self.delta_pck, self.latency_ms, self.size_mb)
+                self.mean_px_error, self.ap, self.delta_ap, self.pck, self.delta_pck, self.score_threshold,
+                self.latency_ms, self.size_mb)
 
 
 def keypoint_agreement(kp: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
@@ -81,15 +87,36 @@ def crops_ap(crops: CocoCrops, keypoints: np.ndarray, scores: np.ndarray, sigmas
     return stats["AP"]
 
 
+def _labels(crops: CocoCrops) -> tuple[np.ndarray, np.ndarray]:
+    """``(keypoints (N, K, 3), boxes (N, 4))`` of the crops' annotations, frame px."""
+    by_id = {a["id"]: a for a in load_coco_json(crops.ann_file)["annotations"]}
+    gt = np.array([by_id[int(i)]["keypoints"] for i in crops.ann_ids], np.float64).reshape(len(crops), -1, 3)
+    return gt, np.array([by_id[int(i)]["bbox"] for i in crops.ann_ids], np.float64)
+
+
 def crops_pck(crops: CocoCrops, keypoints: np.ndarray, alpha: float = PCK_ALPHA) -> float:
     """PCK@``alpha`` in % of crop-pixel ``keypoints (N, K, 2)`` against the crops' annotations."""
     from edgepose.evaluate import pck
 
-    by_id = {a["id"]: a for a in load_coco_json(crops.ann_file)["annotations"]}
-    gt = np.array([by_id[int(i)]["keypoints"] for i in crops.ann_ids], np.float64).reshape(len(crops), -1, 3)
-    boxes = np.array([by_id[int(i)]["bbox"] for i in crops.ann_ids], np.float64)
+    gt, boxes = _labels(crops)
     frame_kp = crops_to_frame(keypoints, crops.matrices)
     return 100.0 * pck(frame_kp, gt[..., :2], gt[..., 2] > 0, boxes, alpha=alpha)["mean"]
+
+
+def suggest_score_threshold(crops: CocoCrops, keypoints: np.ndarray, scores: np.ndarray,
+                            alpha: float = 0.2, keep: float = 0.9) -> float | None:
+    """Score that ``keep`` of the keypoints placed within ``alpha`` x their box reach (None: none placed).
+
+    Args:
+        keypoints: (N, K, 2) crop px; scores: (N, K) codec scores.
+    """
+    gt, boxes = _labels(crops)
+    frame_kp = crops_to_frame(keypoints, crops.matrices)
+    size = np.maximum(boxes[:, 2], boxes[:, 3])[:, None]
+    placed = (np.linalg.norm(frame_kp - gt[..., :2], axis=-1) <= alpha * size) & (gt[..., 2] > 0)
+    if not placed.any():
+        return None
+    return float(np.quantile(np.asarray(scores, np.float64)[placed], 1.0 - keep))
 
 
 def _batched(fn: Callable[[np.ndarray], list[np.ndarray]], batch: np.ndarray, step: int) -> list[np.ndarray]:
@@ -127,6 +154,7 @@ def verify_files(
     ref_kp, ref_scores = _decode(codec, ref)
     ref_ap = crops_ap(crops, ref_kp, ref_scores, sigmas) if compute_ap else None
     ref_pck = crops_pck(crops, ref_kp)
+    ref_thr = suggest_score_threshold(crops, ref_kp, ref_scores)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -134,7 +162,7 @@ def verify_files(
     finally:
         torch.set_num_threads(previous)
     rows = [VerifyRow(f"torch ({loaded.source})", "torch", "fp32", 0.0, 100.0, 0.0, ref_ap, 0.0 if compute_ap else None,
-                      ref_pck, 0.0, torch_ms, None)]
+                      ref_pck, 0.0, ref_thr, torch_ms, None)]
     for f in files:
         path = Path(f)
         with FileRunner(path, threads=threads) as runner:
@@ -151,7 +179,7 @@ def verify_files(
         rows.append(VerifyRow(
             str(path), fmt, meta["precision"], max_abs_diff(outs, ref), within, mean_px, ap,
             None if ap is None or ref_ap is None else ap - ref_ap, file_pck, file_pck - ref_pck,
-            ms, path.stat().st_size / 1e6,
+            suggest_score_threshold(crops, kp, scores), ms, path.stat().st_size / 1e6,
         ))
         logger.info("verified %s", path)
     return rows
