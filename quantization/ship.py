@@ -64,8 +64,9 @@ def file_entry(path: Path, packed: bool = False) -> tuple[str, dict[str, object]
     meta = read_metadata(path)
     model = meta["model"]
     get_spec(model)  # only registry models can ship
-    entry = {"format": fmt, "precision": meta["precision"], "url": PACKAGE_SCHEME + path.name + (PACKED_SUFFIX if packed else ""),
-             "sha256": sha256_of(path), "size": path.stat().st_size}
+    url = PACKAGE_SCHEME + path.name + (PACKED_SUFFIX if packed else "")
+    entry = {"format": fmt, "precision": meta["precision"], "url": url, "sha256": sha256_of(path),
+             "size": path.stat().st_size}
     return model, entry
 
 
@@ -80,16 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InputError(f"{name} is not shipped; shipped: {sorted(models)}")
         removed += [WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for f in entry["files"]]
     new: dict[str, list[dict[str, object]]] = {}
+    sources = []  # (exported file, its manifest entry)
     for raw in args.files:
         model, entry = file_entry(Path(raw), packed=args.xz)
         new.setdefault(model, []).append(entry)
+        sources.append((raw, entry))
     for model, files in new.items():
+        if model in models:  # replaced as a whole: its old files go unless a new entry reuses the path
+            removed += [WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for f in models[model]["files"]]
         models[model] = {"trained_on": args.trained_on, "files": files}
         if args.score_threshold is not None:
             models[model]["score_threshold"] = args.score_threshold
     with StagedOutputs() as out:  # the files and the manifest land together or not at all
         stored = {}  # package file -> bytes it takes in the package
-        for raw, entry in zip(args.files, (f for files in new.values() for f in files)):
+        for raw, entry in sources:
             target = WEIGHTS_DIR / str(entry["url"])[len(PACKAGE_SCHEME):]
             staged = out.stage(target)
             if args.xz:

@@ -97,6 +97,19 @@ def test_xz_packed_files_unpack_once_into_the_cache_and_are_verified(
         zoo.fetch_file(onnx)
 
 
+def test_ship_interleaved_models_and_repacking(weights_dir, tmp_path: Path) -> None:
+    folder, ship = weights_dir
+    a, b = tiny_files(tmp_path / "a", "simdr_r18_64"), tiny_files(tmp_path / "b", "simdr_r18_128")
+    assert ship.main([str(a[0]), str(b[0]), str(a[1]), str(b[1]), "--trained-on", "t"]) == 0
+    for src in (*a, *b):  # every package file holds its own source, whatever the argument order
+        assert (folder / src.name).read_bytes() == src.read_bytes()
+    # shipping a model again packed replaces its files: the unpacked ones are deleted
+    assert ship.main([*map(str, a), "--trained-on", "t", "--xz"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "simdr_r18_128_int8.onnx", "simdr_r18_128_int8.tflite",
+        "simdr_r18_64_int8.onnx.xz", "simdr_r18_64_int8.tflite.xz"]
+
+
 def test_ship_budget_counts_stored_bytes(weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder, ship = weights_dir
     files = tiny_files(tmp_path / "exports", "simdr_r18_64")
