@@ -65,6 +65,7 @@ import numpy as np
 
 from edgepose.backends import Backend
 from edgepose.codecs import Codec
+from edgepose.codecs.base import check_number
 from edgepose.detect import Detector, make_detector
 from edgepose.errors import InputError, ModelFileError
 from edgepose.model_info import build_model_info, load_model
@@ -341,9 +342,7 @@ class Estimator:
             given = self.info.metadata.get("score_threshold")
         if given is None:
             return self.info.codec.default_score_threshold()
-        if isinstance(given, bool) or not isinstance(given, numbers.Real) or not 0.0 <= float(given) <= 1.0:
-            raise InputError(f"score_threshold must be a number in [0, 1]; got {given!r}")
-        return float(given)
+        return check_number(given, "score_threshold", low=0.0, high=1.0, low_inclusive=True, high_inclusive=True)
 
     @staticmethod
     def _smoothing_params(smoothing: Any) -> OneEuroParams | None:

@@ -448,6 +448,26 @@ def load_mpii_gt_valid(mat_path: str | os.PathLike[str]) -> tuple[np.ndarray, np
     return joints, visible, headboxes
 
 
+def pck_hits(
+    pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, boxes: np.ndarray, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which keypoints :func:`pck` counts as correct, ``||pred - gt|| <= alpha * max(w, h)``.
+
+    Args: as :func:`pck`.
+
+    Returns:
+        ``(hits (N, K) bool, labelled (N, K) bool)``; hits are labelled and correct.
+    """
+    p, g, v = _check_pose_arrays(pred, gt, visible)
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.shape != (p.shape[0], 4):
+        raise InputError(f"boxes must be (N, 4); got {b.shape}")
+    size = np.maximum(b[:, 2], b[:, 3])
+    if np.any(size[v.any(axis=1)] <= 0):
+        raise InputError("a box with no size belongs to a person with labelled joints")
+    return (np.linalg.norm(p - g, axis=2) <= alpha * size[:, None]) & v, v
+
+
 def pck(
     pred: np.ndarray,
     gt: np.ndarray,
@@ -466,18 +486,11 @@ def pck(
         ``{"mean": rate over all labelled joints, <name or "kp{i}">: per-joint rate}``
         (NaN for a joint never labelled).
     """
-    p, g, v = _check_pose_arrays(pred, gt, visible)
-    b = np.asarray(boxes, dtype=np.float64)
-    if b.shape != (p.shape[0], 4):
-        raise InputError(f"boxes must be (N, 4); got {b.shape}")
-    size = np.maximum(b[:, 2], b[:, 3])
-    if np.any(size[v.any(axis=1)] <= 0):
-        raise InputError("a box with no size belongs to a person with labelled joints")
-    hits = (np.linalg.norm(p - g, axis=2) <= alpha * size[:, None]) & v
+    hits, v = pck_hits(pred, gt, visible, boxes, alpha)
     counts = v.sum(axis=0)
-    labels = list(names) if names is not None else [f"kp{i}" for i in range(p.shape[1])]
-    if len(labels) != p.shape[1]:
-        raise InputError(f"{len(labels)} names for {p.shape[1]} keypoints")
+    labels = list(names) if names is not None else [f"kp{i}" for i in range(hits.shape[1])]
+    if len(labels) != hits.shape[1]:
+        raise InputError(f"{len(labels)} names for {hits.shape[1]} keypoints")
     out = {"mean": float(hits.sum() / v.sum()) if v.sum() else float("nan")}
     for j, name in enumerate(labels):
         out[name] = float(hits[:, j].sum() / counts[j]) if counts[j] else float("nan")

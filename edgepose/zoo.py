@@ -24,11 +24,13 @@ import lzma
 import os
 import tempfile
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from edgepose.codecs import Codec, codec_from_dict
+from edgepose.codecs.base import check_number
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
@@ -240,10 +242,9 @@ def read_manifest(path: Path | None = None) -> dict[str, dict[str, Any]]:
         for name, entry in models.items():
             if not isinstance(entry.get("trained_on"), str) or not isinstance(entry.get("files"), list):
                 raise ValueError(f"entry {name!r} needs trained_on (str) and files (list)")
-            threshold = entry.get("score_threshold")
-            if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
-                                          or not 0.0 <= threshold <= 1.0):
-                raise ValueError(f"entry {name!r}: score_threshold must be a number in [0, 1]; got {threshold!r}")
+            if entry.get("score_threshold") is not None:  # InputError is a ValueError
+                check_number(entry["score_threshold"], f"entry {name!r}: score_threshold", low=0.0, high=1.0,
+                             low_inclusive=True, high_inclusive=True)
         return models
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"shipped-weights manifest {path} is invalid ({exc}); reinstall edgepose") from None
@@ -362,56 +363,66 @@ def fetch_file(model_file: ModelFile, *, progress: bool = False) -> Path:
     return target
 
 
-def _unpack_verified(packed: Path, target: Path, sha256: str, size: int) -> None:
-    """Unpack the shipped ``packed`` (xz) to a temporary file beside ``target``; rename once verified."""
-    if not packed.is_file():
-        raise ModelFileError(f"shipped model file {packed} is missing; reinstall edgepose")
+def _read_blocks(stream: Any, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of a binary ``stream`` (file, xz stream, HTTP response) in ``chunk``-sized blocks."""
+    while block := stream.read(chunk):
+        yield block
+
+
+def _write_verified(target: Path, blocks: Iterable[bytes], sha256: str, size: int | None, *,
+                    source: str, advice: str) -> None:
+    """Write ``blocks`` to a temporary file beside ``target`` and rename it onto ``target`` only
+    if it has exactly ``size`` bytes and ``sha256``; otherwise ChecksumError (naming ``source``,
+    ending in ``advice``) and no file is left, not even the temporary one."""
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=target.suffix)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, lzma.open(packed, "rb") as src:
-            got = 0
-            while block := src.read(1 << 20):
+        digest, got = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as out:
+            for block in blocks:
                 got += len(block)
-                if got > size:
-                    raise ChecksumError(f"{packed} unpacks to more than the pinned {size} bytes; reinstall edgepose")
+                if size is not None and got > size:
+                    raise ChecksumError(f"{source} has more than the pinned {size} bytes; {advice}")
+                digest.update(block)
                 out.write(block)
-        actual = sha256_of(tmp)
-        if got != size or actual != sha256.lower():
+        actual = digest.hexdigest()
+        if (size is not None and got != size) or actual != sha256.lower():
             raise ChecksumError(
-                f"{packed} unpacks to {got} bytes with sha256 {actual}; the registry pins {size} bytes and "
-                f"sha256 {sha256}: the shipped file is corrupted or replaced; reinstall edgepose"
+                f"{source} has {got} bytes and sha256 {actual}; the registry pins {size} bytes and "
+                f"sha256 {sha256}: {advice}"
             )
-        logger.info("unpacked %s into %s", packed.name, target)
         os.replace(tmp, target)
-    except (OSError, lzma.LZMAError, EOFError) as exc:  # truncated / bit-flipped xz stream, disk full
-        raise ModelFileError(f"shipped model file {packed} cannot be unpacked ({exc}); reinstall edgepose") from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _unpack_verified(packed: Path, target: Path, sha256: str, size: int) -> None:
+    """Unpack the shipped ``packed`` (xz) into ``target`` through :func:`_write_verified`."""
+    if not packed.is_file():
+        raise ModelFileError(f"shipped model file {packed} is missing; reinstall edgepose")
+    try:
+        with lzma.open(packed, "rb") as src:
+            _write_verified(target, _read_blocks(src), sha256, size, source=f"{packed} (unpacked)",
+                            advice="the shipped file is corrupted or replaced; reinstall edgepose")
+    except (OSError, lzma.LZMAError, EOFError) as exc:  # truncated / bit-flipped xz stream, disk full
+        raise ModelFileError(f"shipped model file {packed} cannot be unpacked ({exc}); reinstall edgepose") from exc
+    logger.info("unpacked %s into %s", packed.name, target)
 
 
 def _download_verified(url: str, target: Path, sha256: str, size: int, *, progress: bool) -> None:
-    """Download ``url`` to a temporary file beside ``target``; rename only once verified."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=target.suffix)
-    tmp = Path(tmp_name)
+    """Download ``url`` into ``target`` through :func:`_write_verified`."""
+
+    def logged(blocks: Iterable[bytes]) -> Iterator[bytes]:
+        got = 0
+        for block in blocks:
+            got += len(block)
+            if progress:
+                logger.info("%s: %.1f / %.1f MB", target.name, got / 1e6, size / 1e6)
+            yield block
+
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
-            got = 0
-            while block := response.read(1 << 20):
-                out.write(block)
-                got += len(block)
-                if size is not None and got > size:
-                    raise ChecksumError(f"{url} sends more than the pinned {size} bytes; download stopped")
-                if progress:
-                    logger.info("%s: %.1f / %.1f MB", target.name, got / 1e6, size / 1e6)
-        actual = sha256_of(tmp)
-        if (size is not None and got != size) or actual != sha256.lower():
-            raise ChecksumError(
-                f"download of {url} has {got} bytes and sha256 {actual}; the registry pins {size} bytes and "
-                f"sha256 {sha256}: the server sent another file, nothing was cached as {target.name}"
-            )
-        os.replace(tmp, target)
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+            _write_verified(target, logged(_read_blocks(response)), sha256, size, source=f"download of {url}",
+                            advice=f"the server sent another file, nothing was cached as {target.name}")
     except (OSError, http.client.HTTPException) as exc:  # connection reset / timeout, HTTP error, short read
         raise ModelFileError(f"download of {url} failed: {exc!r}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -54,6 +54,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def package_file(url: str) -> Path:
+    """The file under edgepose/weights that a ``package://`` URL names."""
+    return WEIGHTS_DIR / url[len(PACKAGE_SCHEME):]
+
+
 def file_entry(path: Path, packed: bool = False) -> tuple[str, dict[str, object]]:
     """(model name, manifest file entry) of an exported file; the file is checked first.
 
@@ -79,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         entry = models.pop(name, None)
         if entry is None:
             raise InputError(f"{name} is not shipped; shipped: {sorted(models)}")
-        removed += [WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for f in entry["files"]]
+        removed += [package_file(f["url"]) for f in entry["files"]]
     new: dict[str, list[dict[str, object]]] = {}
     sources = []  # (exported file, its manifest entry)
     for raw in args.files:
@@ -88,14 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources.append((raw, entry))
     for model, files in new.items():
         if model in models:  # replaced as a whole: its old files go unless a new entry reuses the path
-            removed += [WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for f in models[model]["files"]]
+            removed += [package_file(f["url"]) for f in models[model]["files"]]
         models[model] = {"trained_on": args.trained_on, "files": files}
         if args.score_threshold is not None:
             models[model]["score_threshold"] = args.score_threshold
     with StagedOutputs() as out:  # the files and the manifest land together or not at all
         stored = {}  # package file -> bytes it takes in the package
         for raw, entry in sources:
-            target = WEIGHTS_DIR / str(entry["url"])[len(PACKAGE_SCHEME):]
+            target = package_file(str(entry["url"]))
             staged = out.stage(target)
             if args.xz:
                 with open(raw, "rb") as src, lzma.open(staged, "wb", preset=6) as dst:
@@ -105,20 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             stored[target] = staged.stat().st_size
         for entry in models.values():
             for f in entry["files"]:
-                path = WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):]
+                path = package_file(f["url"])
                 stored.setdefault(path, path.stat().st_size if path.is_file() else int(f["size"]))
         total = sum(stored.values())
         if total > BUDGET_BYTES:
             raise InputError(f"shipped weights would take {total / 1e6:.1f} MB, over the {BUDGET_BYTES / 1e6:.0f} MB "
                              "budget (--xz packs int8 files by about 10 %)")
         out.stage(MANIFEST).write_text(json.dumps({"format_version": 1, "models": models}, indent=1) + "\n")
-    shipped = {WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):] for e in models.values() for f in e["files"]}
+    shipped = {package_file(f["url"]) for e in models.values() for f in e["files"]}
     for path in removed:
         if path not in shipped:
             path.unlink(missing_ok=True)
     for model, entry in sorted(models.items()):
         for f in entry["files"]:
-            path = WEIGHTS_DIR / f["url"][len(PACKAGE_SCHEME):]
+            path = package_file(f["url"])
             print(f"{model:16s} {f['format']:6s} {f['precision']:5s} {int(f['size']) / 1e6:6.1f} MB  "
                   f"stored {stored[path] / 1e6:6.1f} MB as {path.name}  {f['sha256'][:16]}")
     print(f"total {total / 1e6:.1f} MB stored in {WEIGHTS_DIR}")

@@ -56,7 +56,7 @@ def test_crops_pck_scores_keypoints_in_frame_pixels_against_the_annotations(setu
     import numpy as np
 
     from edgepose.export.calibration import coco_person_crops
-    from edgepose.export.verify import crops_pck
+    from edgepose.export.verify import crops_pck, suggest_score_threshold
     from edgepose.geometry import transform_points
     from edgepose.zoo import get_spec
 
@@ -72,6 +72,13 @@ def test_crops_pck_scores_keypoints_in_frame_pixels_against_the_annotations(setu
     moved = np.stack([transform_points(g, m) for g, m in zip(off, crops.matrices)])
     assert crops_pck(crops, moved) == pytest.approx(0.0)
     assert crops_pck(crops, moved, alpha=0.2) == pytest.approx(100.0)
+    np.testing.assert_array_equal(crops.keypoints, gt)  # the crops carry their labels
+    # the suggested score threshold: the 10th percentile of the scores of the correctly placed keypoints
+    scores = np.random.default_rng(0).uniform(size=gt.shape[:2])
+    labelled = gt[..., 2] > 0
+    assert suggest_score_threshold(crops, in_crop, scores) == pytest.approx(np.quantile(scores[labelled], 0.1))
+    far = np.stack([transform_points(g[:, :2] + 1000.0, m) for g, m in zip(gt, crops.matrices)])
+    assert suggest_score_threshold(crops, far, scores) is None
 
 
 @pytest.mark.slow

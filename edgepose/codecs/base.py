@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from edgepose.errors import InputError
+from edgepose.geometry import MAX_WARP_SIDE
 
-#: Largest input or heatmap side a codec accepts: crops are warped with OpenCV, whose sides
-#: must stay below SHRT_MAX (32767).
-MAX_SIDE = 32_766
+#: Largest input or heatmap side a codec accepts: crops are warped with OpenCV (see
+#: :data:`edgepose.geometry.MAX_WARP_SIDE`).
+MAX_SIDE = MAX_WARP_SIDE
 #: Most bins one SimDR axis may have (W * k); the official settings need at most 512.
 MAX_BINS = 1 << 20
 

@@ -37,7 +37,8 @@ class CocoCrops:
     Attributes:
         batch: ``(N, 3, H, W)`` float32, normalised NCHW.
         matrices: ``(N, 2, 3)`` frame -> crop affine maps.
-        boxes: ``(N, 4)`` xywh boxes used.
+        boxes: ``(N, 4)`` xywh boxes used (the annotations' ``bbox``).
+        keypoints: ``(N, K, 3)`` float64 annotated keypoints ``(x, y, v)``, frame px.
         image_ids, ann_ids: ``(N,)`` int64 COCO ids.
         ann_file: the annotation file they come from.
     """
@@ -45,6 +46,7 @@ class CocoCrops:
     batch: np.ndarray
     matrices: np.ndarray
     boxes: np.ndarray
+    keypoints: np.ndarray
     image_ids: np.ndarray
     ann_ids: np.ndarray
     ann_file: Path
@@ -141,6 +143,11 @@ def coco_person_crops(
     batch = np.empty((len(anns), 3, int(h), int(w)), dtype=np.float32)
     matrices = np.empty((len(anns), 2, 3), dtype=np.float64)
     boxes = np.array([a["bbox"] for a in anns], dtype=np.float64)
+    try:
+        keypoints = np.array([a["keypoints"] for a in anns], dtype=np.float64).reshape(len(anns), -1, 3)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{ann_file}: person keypoints must be K x (x, y, v) numbers, the same K for all ({exc})"
+                         ) from None
     for image_id, idx in tqdm(by_image.items(), desc="person crops", unit="image", disable=not progress):
         if image_id not in files:
             raise InputError(f"{ann_file}: annotation refers to image id {image_id}, which is not listed")
@@ -153,7 +160,7 @@ def coco_person_crops(
         matrices[idx] = mats
     logger.info("%d person crops from %d images of %s", len(anns), len(by_image), Path(ann_file).name)
     return CocoCrops(
-        batch=batch, matrices=matrices, boxes=boxes,
+        batch=batch, matrices=matrices, boxes=boxes, keypoints=keypoints,
         image_ids=np.array([int(a["image_id"]) for a in anns], dtype=np.int64),
         ann_ids=np.array([int(a.get("id", -1)) for a in anns], dtype=np.int64),
         ann_file=Path(ann_file),

@@ -30,7 +30,7 @@ import torch
 
 from edgepose.codecs import Codec
 from edgepose.errors import InputError
-from edgepose.export.calibration import CocoCrops, load_coco_json
+from edgepose.export.calibration import CocoCrops
 from edgepose.export.checkpoint import LoadedModel
 from edgepose.export.common import max_abs_diff, torch_outputs
 from edgepose.export.report import format_table
@@ -87,20 +87,13 @@ def crops_ap(crops: CocoCrops, keypoints: np.ndarray, scores: np.ndarray, sigmas
     return stats["AP"]
 
 
-def _labels(crops: CocoCrops) -> tuple[np.ndarray, np.ndarray]:
-    """``(keypoints (N, K, 3), boxes (N, 4))`` of the crops' annotations, frame px."""
-    by_id = {a["id"]: a for a in load_coco_json(crops.ann_file)["annotations"]}
-    gt = np.array([by_id[int(i)]["keypoints"] for i in crops.ann_ids], np.float64).reshape(len(crops), -1, 3)
-    return gt, np.array([by_id[int(i)]["bbox"] for i in crops.ann_ids], np.float64)
-
-
 def crops_pck(crops: CocoCrops, keypoints: np.ndarray, alpha: float = PCK_ALPHA) -> float:
     """PCK@``alpha`` in % of crop-pixel ``keypoints (N, K, 2)`` against the crops' annotations."""
     from edgepose.evaluate import pck
 
-    gt, boxes = _labels(crops)
     frame_kp = crops_to_frame(keypoints, crops.matrices)
-    return 100.0 * pck(frame_kp, gt[..., :2], gt[..., 2] > 0, boxes, alpha=alpha)["mean"]
+    gt = crops.keypoints
+    return 100.0 * pck(frame_kp, gt[..., :2], gt[..., 2] > 0, crops.boxes, alpha=alpha)["mean"]
 
 
 def suggest_score_threshold(crops: CocoCrops, keypoints: np.ndarray, scores: np.ndarray,
@@ -110,10 +103,11 @@ def suggest_score_threshold(crops: CocoCrops, keypoints: np.ndarray, scores: np.
     Args:
         keypoints: (N, K, 2) crop px; scores: (N, K) codec scores.
     """
-    gt, boxes = _labels(crops)
+    from edgepose.evaluate import pck_hits
+
     frame_kp = crops_to_frame(keypoints, crops.matrices)
-    size = np.maximum(boxes[:, 2], boxes[:, 3])[:, None]
-    placed = (np.linalg.norm(frame_kp - gt[..., :2], axis=-1) <= alpha * size) & (gt[..., 2] > 0)
+    gt = crops.keypoints
+    placed, _ = pck_hits(frame_kp, gt[..., :2], gt[..., 2] > 0, crops.boxes, alpha=alpha)
     if not placed.any():
         return None
     return float(np.quantile(np.asarray(scores, np.float64)[placed], 1.0 - keep))

@@ -273,6 +273,11 @@ class RunLogger:
     def __init__(self, run_dir: Path, enabled: bool) -> None:
         self.enabled = enabled
         self.csv_path = run_dir / "log.csv"
+        self.fields = ["time", "epoch", "step", "loss", "lr", "AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2",
+                       "PCK@0.1", "train_loss"]
+        if enabled and self.csv_path.exists():  # a resumed run keeps the columns its log started with
+            with self.csv_path.open(newline="") as fh:
+                self.fields = next(csv.reader(fh), self.fields)
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
@@ -282,14 +287,9 @@ class RunLogger:
     def log(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        fields = ["time", "epoch", "step", "loss", "lr", "AP", "AP50", "AP75", "APM", "APL", "AR", "PCK@0.2", "PCK@0.1",
-                  "train_loss"]
         new = not self.csv_path.exists()
-        if not new:  # a resumed run keeps the columns its log started with
-            with self.csv_path.open(newline="") as fh:
-                fields = next(csv.reader(fh), fields)
         with self.csv_path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+            writer = csv.DictWriter(fh, fieldnames=self.fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
             writer.writerow({"time": round(time.time(), 1), **row})
