@@ -280,6 +280,14 @@ class FrameSink(ABC):
         """Finish the file (always call; safe to call twice)."""
 
 
+def _output_folder(path: Path) -> None:
+    """Create the folder ``path`` is saved into (at open, not after a whole run), or InputError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot save to {path}: its folder cannot be created ({exc})") from None
+
+
 class VideoSink(FrameSink):
     """A video file written with ``cv2.VideoWriter``; opened at the first frame (its size).
 
@@ -292,6 +300,7 @@ class VideoSink(FrameSink):
         fourcc = VIDEO_FOURCC.get(self.path.suffix.lower())
         if fourcc is None:
             raise InputError(f"cannot save video as {self.path.suffix!r}; use one of {sorted(VIDEO_FOURCC)}")
+        _output_folder(self.path)
         self.fourcc, self.fps = fourcc, float(fps)
         self._writer: cv2.VideoWriter | None = None
         self.frames = 0
@@ -324,6 +333,7 @@ class ImageSink(FrameSink):
         self.path = Path(path)
         if self.path.suffix.lower() not in IMAGE_SUFFIXES:
             raise InputError(f"cannot save an image as {self.path.suffix!r}; use one of {IMAGE_SUFFIXES}")
+        _output_folder(self.path)
         self._last: np.ndarray | None = None
 
     def write(self, frame: np.ndarray) -> None:

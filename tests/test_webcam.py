@@ -164,6 +164,15 @@ def test_sources_and_sinks(tmp_path: Path) -> None:
         open_source(str(tmp_path / "broken.png"))
     with pytest.raises(InputError, match="cannot save video"):
         open_sink(tmp_path / "out.gif")
+    # a --save path in a folder that does not exist yet: created at open, not failing after the run
+    for name in ("new/a/out.png", "new/b/out.mp4"):
+        sink = open_sink(tmp_path / name, 30.0)
+        sink.write(np.zeros((8, 8, 3), np.uint8))
+        sink.close()
+        assert (tmp_path / name).stat().st_size > 0
+    (tmp_path / "plain_file").write_text("x")
+    with pytest.raises(InputError, match="folder cannot be created"):
+        open_sink(tmp_path / "plain_file" / "out.png")
     sample = open_source("sample")  # the bundled image of the README command
     frame, _ = sample.read()
     assert sample.kind == "image" and frame.shape == (384, 384, 3) and sample.read() is None
