@@ -84,8 +84,16 @@ def test_int8_onnx_is_qdq_and_tflite_builtin_only(int8_files) -> None:
     import onnx
 
     _, files, _ = int8_files
-    ops = {n.op_type for n in onnx.load(str(files["onnx"])).graph.node}
+    model = onnx.load(str(files["onnx"]))
+    ops = {n.op_type for n in model.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # every activation is stored as uint8 (NNCF's int8 residual-branch outputs included), so
+    # that onnxruntime on aarch64 fuses every conv into QLinearConv (see edgepose.export.qdq_uint8)
+    inits = {i.name: i for i in model.graph.initializer}
+    activation_zero_points = {inits[n.input[2]].data_type for n in model.graph.node
+                              if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
+    assert activation_zero_points == {onnx.TensorProto.UINT8}
+    assert read_metadata(files["onnx"])["quantization"]["int8_activations_stored_as_uint8"] > 0
     tfl = check_builtin_only(files["tflite"])
     assert {"CONV_2D", "FULLY_CONNECTED", "ADD"} <= set(tfl.builtin)
     # integer trunk (residual ADDs included), one DEQUANTIZE into the float head

@@ -117,6 +117,20 @@ def synthetic_phase2_recipe(name: str) -> dict[str, object]:
             "output_dir": "runs/synth2"}
 
 
+# Phase 3: simdr_r50_64 alone, for shipping. After phase 2 it placed 76.5 % of the keypoints of
+# tests/fixtures/synth_single_384 within PCK@0.2, under the 80 % the shipped files must reach. It
+# gets the phase-2 steps once more from its phase-2 weights. Its heatmap twin does not, so the
+# equal-budget SimDR vs heatmap table of RECIPES.md stays at phase 2.
+SYNTH_PHASE3 = {"simdr_r50_64": (15, 200, [12], 5)}
+
+
+def synthetic_phase3_recipe(name: str) -> dict[str, object]:
+    """Phase 3: :func:`synthetic_phase2_recipe` again, from ``runs/synth2/<name>/last.pt``."""
+    epochs, steps, drops, every = SYNTH_PHASE3[name]
+    return {**synthetic_phase2_recipe(name), "init_checkpoint": f"runs/synth2/{name}/last.pt", "epochs": epochs,
+            "max_steps_per_epoch": steps, "lr_steps": drops, "val_every": every, "output_dir": "runs/synth3"}
+
+
 def write(path: Path, header: str, config: dict[str, object]) -> None:
     lines = [f"# {header}; python training/train.py --config {path.relative_to(REPO).as_posix()}"]
     lines += [f"{key}: {value}" for key, value in config.items()]
@@ -134,7 +148,11 @@ def main() -> None:
     for name in SYNTH_PHASE2:
         write(out / "synthetic" / f"{name}_phase2.yaml", f"{name} on synthetic humans, CPU, phase 2",
               synthetic_phase2_recipe(name))
-    print(f"wrote {len(list_models())} configs to {out} and {len(SYNTH_BUDGET) + len(SYNTH_PHASE2)} to "
+    for name in SYNTH_PHASE3:
+        write(out / "synthetic" / f"{name}_phase3.yaml", f"{name} on synthetic humans, CPU, phase 3",
+              synthetic_phase3_recipe(name))
+    n_synthetic = len(SYNTH_BUDGET) + len(SYNTH_PHASE2) + len(SYNTH_PHASE3)
+    print(f"wrote {len(list_models())} configs to {out} and {n_synthetic} to "
           f"{out / 'synthetic'}")
 
 

@@ -2,7 +2,9 @@
 
 * ONNX: ``nncf.quantize`` on the fp32 ONNX model (NNCF ONNX backend) -> QDQ model that
   ONNX Runtime runs with int8 kernels. ``preset`` "performance" = symmetric activations,
-  "mixed" = asymmetric activations; weights symmetric per channel.
+  "mixed" = asymmetric activations; weights symmetric per channel. NNCF's int8 activations
+  are then stored as uint8 (:mod:`edgepose.export.qdq_uint8`, exact), so that ONNX Runtime
+  on aarch64 fuses every convolution and residual add into int8 kernels as it does on x86-64.
 * TFLite: the model (wrapped for NHWC input) is captured with ``torch.export``, annotated
   by litert-torch's ``PT2EQuantizer`` (int8 asymmetric per-tensor activations, symmetric
   per-channel weights: the TFLite int8 scheme, so ``preset`` does not apply), calibrated
@@ -36,6 +38,7 @@ from edgepose.export.common import (
     INPUT_NAME, ExportWrapper, check_model_matches_spec, output_names, sample_input,
 )
 from edgepose.export.errors import CalibrationError, ExportError
+from edgepose.export.qdq_uint8 import activations_to_uint8
 from edgepose.export.tflite_export import (
     check_layout, check_tflite_ops, convert_to_tflite, tflite_io_dtypes, tflite_output_roles,
 )
@@ -176,9 +179,10 @@ def quantize_onnx(
         )
     except (nncf.ValidationError, RuntimeError, ValueError) as exc:
         raise ExportError(f"NNCF could not quantize {spec.name} (ONNX): {exc}") from exc
+    rewritten = activations_to_uint8(quantized)
     quant = {
         "tool": f"nncf {nncf.__version__} onnx backend (QDQ)", "calibration_size": subset,
-        **asdict(options), "float_nodes": ignored,
+        **asdict(options), "float_nodes": ignored, "int8_activations_stored_as_uint8": rewritten,
     }
     with StagedOutputs() as out:
         tmp = out.stage(target)

@@ -1,0 +1,109 @@
+"""The int8 -> uint8 re-encoding of QDQ activations (edgepose.export.qdq_uint8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+from edgepose.export.qdq_uint8 import activations_to_uint8
+
+
+def _qdq_residual_model(zero_point: int, scale: float, *, output_is_quantized: bool = False) -> onnx.ModelProto:
+    """x -> Q(int8, zp) -> DQ -> Conv(1x1, int8 weights) -> Q(int8) -> DQ -> Add(DQ'd x) -> Relu -> y."""
+    rng = np.random.default_rng(0)
+    weight = rng.integers(-127, 128, (4, 4, 1, 1)).astype(np.int8)
+    inits = [
+        numpy_helper.from_array(np.array(scale, np.float32), "s"),
+        numpy_helper.from_array(np.array(zero_point, np.int8), "z"),
+        numpy_helper.from_array(np.array(0.05, np.float32), "s2"),
+        numpy_helper.from_array(np.array(-3, np.int8), "z2"),
+        numpy_helper.from_array(weight, "w"),
+        numpy_helper.from_array(np.full(4, 0.01, np.float32), "ws"),
+        numpy_helper.from_array(np.zeros(4, np.int8), "wz"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd2"]),
+        helper.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd"], ["c"]),
+        helper.make_node("QuantizeLinear", ["c", "s2", "z2"], ["cq"]),
+        helper.make_node("DequantizeLinear", ["cq", "s2", "z2"], ["cd"]),
+        helper.make_node("Add", ["cd", "xd2"], ["a"]),
+        helper.make_node("Relu", ["a"], ["y"]),
+    ]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 3, 3])]
+    if output_is_quantized:
+        outputs.append(helper.make_tensor_value_info("cq", TensorProto.INT8, [1, 4, 3, 3]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 3, 3])],
+                              outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # the QDQ semantics as written
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})
+
+
+def _activation_zero_point_types(model: onnx.ModelProto) -> set[int]:
+    inits = {i.name: i for i in model.graph.initializer}
+    return {inits[n.input[2]].data_type for n in model.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
+
+
+@settings(max_examples=30, deadline=None)
+@given(zero_point=st.integers(-128, 127), scale=st.floats(1e-3, 0.2),
+       seed=st.integers(0, 2**31 - 1))
+def test_rewrite_changes_no_value(zero_point: int, scale: float, seed: int) -> None:
+    model = _qdq_residual_model(zero_point, scale)
+    x = np.random.default_rng(seed).normal(0, 4, (1, 4, 3, 3)).astype(np.float32)  # saturates both ends too
+    before = _run(model, x)
+    assert activations_to_uint8(model) == 2
+    onnx.checker.check_model(model)
+    assert _activation_zero_point_types(model) == {TensorProto.UINT8}
+    np.testing.assert_array_equal(_run(model, x)[0], before[0])
+
+
+def test_weights_stay_int8_and_old_zero_points_are_dropped() -> None:
+    model = _qdq_residual_model(5, 0.1)
+    activations_to_uint8(model)
+    inits = {i.name: i for i in model.graph.initializer}
+    assert inits["w"].data_type == TensorProto.INT8 and inits["wz"].data_type == TensorProto.INT8
+    assert "z" not in inits and "z2" not in inits  # nothing refers to them any more
+    assert numpy_helper.to_array(inits["edgepose_u8_zero_point_133"]) == 133
+
+
+def test_quantized_graph_output_is_left_alone() -> None:
+    model = _qdq_residual_model(0, 0.1, output_is_quantized=True)
+    x = np.random.default_rng(1).normal(0, 1, (1, 4, 3, 3)).astype(np.float32)
+    before = _run(model, x)
+    assert activations_to_uint8(model) == 1  # the input quantizer only: "cq" is a graph output (its type is API)
+    after = _run(model, x)
+    np.testing.assert_array_equal(after[0], before[0])
+    assert after[1].dtype == np.int8
+    np.testing.assert_array_equal(after[1], before[1])
+
+
+def test_uint8_model_is_unchanged() -> None:
+    model = _qdq_residual_model(0, 0.1)
+    activations_to_uint8(model)
+    again = onnx.ModelProto()
+    again.CopyFrom(model)
+    assert activations_to_uint8(again) == 0
+    assert again == model
+
+
+def test_quantizer_with_a_non_dq_consumer_is_left_alone() -> None:
+    model = _qdq_residual_model(0, 0.1)
+    model.graph.node.append(helper.make_node("Identity", ["cq"], ["cq_copy"]))
+    assert activations_to_uint8(model) == 1
+    inits = {i.name: i for i in model.graph.initializer}
+    assert inits["z2"].data_type == TensorProto.INT8
