@@ -1,4 +1,4 @@
-"""The int8 -> uint8 re-encoding of QDQ activations (edgepose.export.qdq_uint8)."""
+"""The int8 -> uint8 re-encoding of QDQ activations (edgepose.export.qdq_portable)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from edgepose.export.qdq_uint8 import activations_to_uint8
+from edgepose.export.qdq_portable import activations_to_uint8, unfuse_residual_adds
 
 
 def _qdq_residual_model(zero_point: int, scale: float, *, output_is_quantized: bool = False) -> onnx.ModelProto:
@@ -107,3 +107,44 @@ def test_quantizer_with_a_non_dq_consumer_is_left_alone() -> None:
     assert activations_to_uint8(model) == 1
     inits = {i.name: i for i in model.graph.initializer}
     assert inits["z2"].data_type == TensorProto.INT8
+
+
+def test_unfuse_residual_adds_changes_no_value_and_keeps_other_adds() -> None:
+    model = _qdq_residual_model(-7, 0.05)
+    activations_to_uint8(model)
+    bias = numpy_helper.from_array(np.full((1, 4, 1, 1), 0.5, np.float32), "bias")
+    model.graph.initializer.append(bias)
+    model.graph.node[-1].output[0] = "y0"  # Relu -> y0, then a constant add -> y
+    model.graph.node.append(helper.make_node("Add", ["y0", "bias"], ["y"]))
+    x = np.random.default_rng(2).normal(0, 2, (1, 4, 3, 3)).astype(np.float32)
+    before = _run(model, x)
+    assert unfuse_residual_adds(model) == 1
+    onnx.checker.check_model(model)
+    assert [n.op_type for n in model.graph.node if n.op_type in ("Add", "Sum")] == ["Sum", "Add"]
+    np.testing.assert_array_equal(_run(model, x)[0], before[0])
+
+
+def test_onnxruntime_fuses_add_but_not_sum() -> None:
+    """The rewrite's premise: with every activation uint8, ORT fuses the QDQ Add into QLinearAdd
+    and leaves Sum alone (a new ORT that fuses Sum too would change which kernel runs)."""
+    import tempfile
+    from pathlib import Path
+
+    def fused_ops(model: onnx.ModelProto) -> set[str]:
+        with tempfile.TemporaryDirectory() as tmp:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            options.optimized_model_filepath = str(Path(tmp) / "opt.onnx")
+            ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+            return {n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node}
+
+    model = _qdq_residual_model(0, 0.1)
+    model.graph.node[-1].output[0] = "r"  # ... Add -> Relu -> Q -> DQ -> y, the pattern NNCF writes
+    model.graph.initializer.append(numpy_helper.from_array(np.array(0, np.uint8), "z3"))  # uint8 zp 0 after ReLU
+    model.graph.node.extend([helper.make_node("QuantizeLinear", ["r", "s2", "z3"], ["rq"]),
+                             helper.make_node("DequantizeLinear", ["rq", "s2", "z3"], ["y"])])
+    activations_to_uint8(model)
+    assert "QLinearAdd" in fused_ops(model)
+    unfuse_residual_adds(model)
+    ops = fused_ops(model)
+    assert "QLinearAdd" not in ops and "Sum" in ops
