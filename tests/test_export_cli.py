@@ -102,3 +102,25 @@ def test_export_cli_all_targets_from_weights(setup, capsys: pytest.CaptureFixtur
     assert load_cli("verify").main(["--model", "simdr_r18_64", "--weights", str(weights), *files,
                                     "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3"]) == 0
     assert len(table_lines(capsys.readouterr().out)) == 2 + 1 + 4
+
+
+def test_int8_cli_fuse_residual_adds_keeps_add(setup, capsys: pytest.CaptureFixture[str]) -> None:
+    """--fuse-residual-adds: the residual adds stay ONNX Add (onnxruntime fuses them into QLinearAdd)."""
+    import onnx
+
+    d, ckpt, ann = setup
+    out = d / "fused"
+    assert load_cli("int8").main([
+        "--checkpoint", str(ckpt), "--ann", str(ann), "--images", str(ann.parent / "images"),
+        "--out-dir", str(out), "--formats", "onnx", "--subset-size", "6", "--fuse-residual-adds",
+    ]) == 0
+    capsys.readouterr()
+    path = out / "simdr_r18_64_int8.onnx"
+    quant = read_metadata(path)["quantization"]
+    assert quant["fuse_residual_adds"] is True and quant["residual_adds_as_sum"] == 0
+    assert quant["int8_activations_stored_as_uint8"] > 0  # the uint8 re-encoding applies either way
+    model = onnx.load(str(path))
+    producers = {o: n.op_type for n in model.graph.node for o in n.output}
+    dq_adds = [n.op_type for n in model.graph.node if n.op_type in ("Add", "Sum")
+               and all(producers.get(i) == "DequantizeLinear" for i in n.input)]
+    assert dq_adds == ["Add"] * 7
