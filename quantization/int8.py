@@ -9,12 +9,12 @@ Calibration crops: N random non-crowd persons with labelled keypoints, boxes fro
 annotations, made with the runtime preprocessing (``edgepose.preprocess.preprocess_crops``).
 ONNX: NNCF ONNX backend (QDQ; ``--preset`` performance = symmetric activations, mixed =
 asymmetric), activations stored as uint8 and residual adds as ``Sum`` so onnxruntime gives the
-same results on x86-64 and aarch64 (``--fuse-residual-adds``: about 10 % faster on x86-64 without
-that guarantee; see edgepose/export/qdq_portable.py). TFLite: litert-torch PT2E quantizer
-calibrated by NNCF ``quantize_pt2e`` (int8 asymmetric activations / symmetric per-channel
-weights; ``--preset`` does not apply); its input tensor is int8. ``--head float`` keeps the
-SimDR 1-D head (final conv + x/y Linear) in float. Files: ``{out}/{model}_int8.onnx``, ``{out}/{model}_int8.tflite``;
-all are written or none.
+same results on x86-64 and aarch64 (``--fuse-residual-adds``: about 10 % faster on x86-64
+without that guarantee; see edgepose/export/qdq_portable.py). TFLite: litert-torch PT2E
+quantizer calibrated by NNCF ``quantize_pt2e`` (int8 asymmetric activations / symmetric per-
+channel weights; ``--preset`` does not apply); its input tensor is int8. ``--head float`` keeps
+the SimDR 1-D head (final conv + x/y Linear) in float. Files: ``{out}/{model}_int8.onnx``,
+``{out}/{model}_int8.tflite``; all are written or none.
 """
 
 from __future__ import annotations
