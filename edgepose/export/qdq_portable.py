@@ -18,9 +18,9 @@ onnxruntime 1.31, the shipped ``simdr_r50_128``) by exposing every quantized ten
    ``(q - z) * s`` with ``q`` in [-128, 127] is the uint8 grid with zero point ``z + 128``,
    so each activation quantizer and its dequantizers are re-encoded exactly. Weights stay int8.
 2. :func:`unfuse_residual_adds`. With every activation uint8, ONNX Runtime fuses
-   ``DQ, DQ -> Add -> Q`` into ``QLinearAdd``. Its x86-64 kernel rescales with fixed-point
-   multipliers, its aarch64 kernel in float, so about one output in 10^4 differs by one step
-   per residual add. Through 16 blocks that moved 2 of 102 keypoints by more than 0.5 px. An
+   ``DQ, DQ -> Add -> Q`` into ``QLinearAdd``, whose x86-64 and aarch64 kernels round
+   differently (MLAS has a fixed-point and a float rescaling path): about one output in 10^4
+   differed by one step per residual add. Through 16 blocks that moved 2 of 102 keypoints by more than 0.5 px. An
    ONNX ``Sum`` of two inputs is the same operation, but ONNX Runtime has no QDQ fusion for it,
    so the add runs in float on both CPUs, exactly as the QDQ graph defines it. The outputs were
    bit-identical on x86-64 and aarch64. It costs about 10 % of ONNX Runtime's
