@@ -70,3 +70,18 @@ def load_cli(name: str) -> ModuleType:
 def random_batch(spec: ModelSpec, n: int, seed: int = 0) -> np.ndarray:
     h, w = spec.input_hw
     return np.random.default_rng(seed).normal(size=(n, 3, h, w)).astype(np.float32)
+
+
+def activation_zero_point_types(model) -> set[int]:
+    """ONNX element types of the zero points of a QDQ model's activation quantizers (Q nodes
+    whose input is not an initializer)."""
+    inits = {i.name: i for i in model.graph.initializer}
+    return {inits[n.input[2]].data_type for n in model.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
+
+
+def dequantized_adds(model) -> list[str]:
+    """Op types (Add / Sum), in graph order, of the adds whose inputs all come from DequantizeLinear."""
+    producers = {o: n.op_type for n in model.graph.node for o in n.output}
+    return [n.op_type for n in model.graph.node if n.op_type in ("Add", "Sum")
+            and all(producers.get(i) == "DequantizeLinear" for i in n.input)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _export_helpers import random_batch, seeded_model
+from _export_helpers import activation_zero_point_types, dequantized_adds, random_batch, seeded_model
 from _stick_dataset import write_stick_dataset
 
 from edgepose.export import QuantOptions, quantize_onnx, quantize_tflite
@@ -89,18 +89,12 @@ def test_int8_onnx_is_qdq_and_tflite_builtin_only(int8_files) -> None:
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     # every activation is stored as uint8 (NNCF's int8 residual-branch outputs included), so
     # that onnxruntime on aarch64 fuses every conv into QLinearConv (see edgepose.export.qdq_portable)
-    inits = {i.name: i for i in model.graph.initializer}
-    activation_zero_points = {inits[n.input[2]].data_type for n in model.graph.node
-                              if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
-    assert activation_zero_points == {onnx.TensorProto.UINT8}
+    assert activation_zero_point_types(model) == {onnx.TensorProto.UINT8}
     quant = read_metadata(files["onnx"])["quantization"]
     assert quant["int8_activations_stored_as_uint8"] > 0
     # residual adds of two dequantized tensors are Sum nodes (no QLinearAdd: the same results on
     # every CPU); ResNet-18 has 8, the first of which adds the max-pool output (not a DQ) and stays
-    producers = {o: n.op_type for n in model.graph.node for o in n.output}
-    dq_adds = [n.op_type for n in model.graph.node if n.op_type in ("Add", "Sum")
-               and all(producers.get(i) == "DequantizeLinear" for i in n.input)]
-    assert dq_adds == ["Sum"] * 7 and quant["residual_adds_as_sum"] == 7
+    assert dequantized_adds(model) == ["Sum"] * 7 and quant["residual_adds_as_sum"] == 7
     tfl = check_builtin_only(files["tflite"])
     assert {"CONV_2D", "FULLY_CONNECTED", "ADD"} <= set(tfl.builtin)
     # integer trunk (residual ADDs included), one DEQUANTIZE into the float head

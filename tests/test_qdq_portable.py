@@ -8,6 +8,7 @@ import onnxruntime as ort
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
+from _export_helpers import activation_zero_point_types, dequantized_adds
 
 from edgepose.export.qdq_portable import activations_to_uint8, unfuse_residual_adds
 
@@ -53,12 +54,6 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
     return session.run(None, {"x": x})
 
 
-def _activation_zero_point_types(model: onnx.ModelProto) -> set[int]:
-    inits = {i.name: i for i in model.graph.initializer}
-    return {inits[n.input[2]].data_type for n in model.graph.node
-            if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
-
-
 @settings(max_examples=30, deadline=None)
 @given(zero_point=st.integers(-128, 127), scale=st.floats(1e-3, 0.2),
        seed=st.integers(0, 2**31 - 1))
@@ -68,7 +63,7 @@ def test_rewrite_changes_no_value(zero_point: int, scale: float, seed: int) -> N
     before = _run(model, x)
     assert activations_to_uint8(model) == 2
     onnx.checker.check_model(model)
-    assert _activation_zero_point_types(model) == {TensorProto.UINT8}
+    assert activation_zero_point_types(model) == {TensorProto.UINT8}
     np.testing.assert_array_equal(_run(model, x)[0], before[0])
 
 
@@ -121,6 +116,7 @@ def test_unfuse_residual_adds_changes_no_value_and_keeps_other_adds() -> None:
     assert unfuse_residual_adds(model) == 1
     onnx.checker.check_model(model)
     assert [n.op_type for n in model.graph.node if n.op_type in ("Add", "Sum")] == ["Sum", "Add"]
+    assert dequantized_adds(model) == ["Sum"]
     np.testing.assert_array_equal(_run(model, x)[0], before[0])
 
 

@@ -63,6 +63,7 @@ def activations_to_uint8(model: Any) -> int:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     graph_outputs = {out.name for out in graph.output}
+    value_infos = {info.name: info for info in graph.value_info}
 
     def int8_scalar(name: str) -> int | None:
         init = inits.get(name)
@@ -85,7 +86,7 @@ def activations_to_uint8(model: Any) -> int:
         return uint8_names[value]
 
     rewritten, skipped, replaced = 0, [], set()
-    for node in list(graph.node):
+    for node in graph.node:
         if node.op_type != "QuantizeLinear" or len(node.input) < 3 or node.input[0] in inits:
             continue
         zero_point = int8_scalar(node.input[2])
@@ -103,9 +104,8 @@ def activations_to_uint8(model: Any) -> int:
         for user in [node, *users]:
             replaced.add(user.input[2])
             user.input[2] = new_zero_point
-        for info in graph.value_info:
-            if info.name == out:
-                info.type.tensor_type.elem_type = TensorProto.UINT8
+        if out in value_infos:
+            value_infos[out].type.tensor_type.elem_type = TensorProto.UINT8
         rewritten += 1
     used = {name for node in graph.node for name in node.input} | graph_outputs
     unused = replaced - used  # the int8 zero points nothing refers to any more
