@@ -8,7 +8,10 @@ reads it, measures:
 * end-to-end latency per frame of a moving 640x480 scene with one tracked person
   (``mode="track"``, One Euro smoothing on: frame checks + box from the previous keypoints +
   preprocess + infer + decode + smooth), median and p90 ms, and its ratio to model-only;
-* with ``--people N`` (N > 1): N crops in one batched call vs a loop of N calls, and the ratio;
+* with ``--people N`` (N > 1), end to end on one frame with N caller-given boxes: the
+  default ``batching="auto"`` (crops spread over the threads, see
+  :meth:`edgepose.backends.Backend.run_parallel`), one runtime call for all N crops
+  (``batching="batch"``) and a loop of N single calls, each with its ratio to the loop;
 * achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from
   ``--macs NAME=GMAC`` (computed once, e.g. with ``edgepose.nn.complexity.count_params_and_macs``,
   and passed in), else the file's metadata (``macs``), else - for ONNX files, when the
@@ -84,6 +87,7 @@ class Row:
     e2e_med: float = float("nan")
     e2e_p90: float = float("nan")
     batch_med: float = float("nan")
+    onecall_med: float = float("nan")
     loop_med: float = float("nan")
     gmac: float = float("nan")
     macs_from: str = ""
@@ -177,11 +181,12 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
         if args.people > 1:
             h, w = frame.shape[:2]
             boxes = [[(i % 4) * w / 4, (i // 4) * h / 4, w / 4, h / 2] for i in range(args.people)]
-            row.batch_med, _ = measure(lambda: est.estimate(frame, boxes, track_ids=range(args.people)),
-                                       args.repeats, args.warmup)
-            est.batching = "loop"
-            row.loop_med, _ = measure(lambda: est.estimate(frame, boxes, track_ids=range(args.people)),
-                                      args.repeats, args.warmup)
+            def people_ms(batching: str) -> float:
+                est.batching = batching
+                return measure(lambda: est.estimate(frame, boxes, track_ids=range(args.people)),
+                               args.repeats, args.warmup)[0]
+
+            row.batch_med, row.onecall_med, row.loop_med = (people_ms(b) for b in ("auto", "batch", "loop"))
             est.batching = "auto"
         for key in (path.name, path.stem, info.name):
             if key in macs_arg:
@@ -239,14 +244,14 @@ def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
 
 def format_table(rows: list[Row]) -> str:
     head = ["file", "model", "input", "backend", "prec", "thr", "model med", "model p90", "e2e med", "e2e p90",
-            "e2e/model", "batch", "loop", "batch/loop", "GMAC", "GMAC/s", "MACs from"]
+            "e2e/model", "batch", "1call", "loop", "batch/loop", "1call/loop", "GMAC", "GMAC/s", "MACs from"]
 
     def f(v: float, nd: int = 2) -> str:
         return "-" if v != v else f"{v:.{nd}f}"
 
     lines = [[r.file, r.model, r.input_hw, r.backend, r.precision, r.threads, f(r.model_med), f(r.model_p90),
-              f(r.e2e_med), f(r.e2e_p90), f(r.e2e_med / r.model_med), f(r.batch_med), f(r.loop_med),
-              f(r.batch_med / r.loop_med), f(r.gmac, 3), f(r.gmacs_per_s, 1),
+              f(r.e2e_med), f(r.e2e_p90), f(r.e2e_med / r.model_med), f(r.batch_med), f(r.onecall_med),
+              f(r.loop_med), f(r.batch_med / r.loop_med), f(r.onecall_med / r.loop_med), f(r.gmac, 3), f(r.gmacs_per_s, 1),
               r.macs_from or "-"] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

@@ -170,7 +170,8 @@ class FuzzContext:
             "heatmap": make_heatmap_onnx(d / "tiny_hm.onnx"),
             "external": make_onnx(d / "external.onnx", input_hw=(64, 48), metadata=None),
         }
-        self.backends = {k: load_backend(p, threads=1) for k, p in self.paths.items()}
+        # two threads: batching="auto" then spreads several crops over parallel workers
+        self.backends = {k: load_backend(p, threads=2) for k, p in self.paths.items()}
         # metadata-free bytes to which the metadata family appends its payloads
         self.onnx_bases = {
             "onnx": make_onnx(d / "base.onnx", metadata=None).read_bytes(),
@@ -442,7 +443,7 @@ def _stock_estimator(ctx: FuzzContext, c: Chooser, **extra: Any) -> Estimator:
     kwargs: dict[str, Any] = {
         "smoothing": c.pick([None, "auto", "auto", OneEuroParams()]),
         "frame_color": c.pick(["bgr", "rgb"]),
-        "batching": c.pick(["auto", "auto", "loop"]),
+        "batching": c.pick(["auto", "auto", "batch", "loop"]),
         "max_batch": c.pick([1, 3, 32]),
         "padding": c.pick([1.25, 1.25, 1.0, 2.0]),
     }

@@ -178,6 +178,85 @@ def test_concurrent_runs_are_correct(models: dict[str, Path], batch: np.ndarray)
             assert len(results) == 20 and all(np.array_equal(r, expected) for r in results)
 
 
+@pytest.mark.parametrize(("key", "backend", "dynamic", "layout"), CASES)
+def test_run_parallel_matches_run(monkeypatch: pytest.MonkeyPatch, models: dict[str, Path], key: str,
+                                  backend: str, dynamic: bool, layout: str) -> None:
+    crops = np.random.default_rng(1).random((5, 3, *HW), dtype=np.float32)
+    with load_backend(models[key], backend, threads=3) as be:
+        made: list[int] = []
+        seen: list[int] = []
+        make = be._make_worker
+
+        def counting_make():  # noqa: ANN202
+            made.append(1)
+            worker = make()
+
+            def run(x: np.ndarray) -> list[np.ndarray]:
+                seen.append(x.shape[0])
+                return worker(x)
+
+            return run
+
+        monkeypatch.setattr(be, "_make_worker", counting_make)
+        assert be.parallel_workers == 3
+        expected = be.run(crops)
+        for _ in range(2):  # workers are made once and reused
+            got = be.run_parallel(crops)
+            assert [o.shape for o in got] == [o.shape for o in expected]
+            for g, e in zip(got, expected, strict=True):
+                np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-4)
+        assert 1 <= len(made) <= 3  # made on demand, at most one per thread, then reused
+        # 5 crops in 3 chunks (2, 2, 1); fixed-batch models get them one at a time
+        assert sorted(seen) == (sorted([2, 2, 1] * 2) if dynamic else [1] * 10)
+        one = be.run_parallel(crops[:1])  # a single crop is a plain run
+        np.testing.assert_allclose(one[0], expected[0][:1], rtol=1e-5, atol=1e-4)
+        assert len(made) <= 3
+
+
+def test_run_parallel_single_thread_is_one_call(monkeypatch: pytest.MonkeyPatch, models: dict[str, Path],
+                                                batch: np.ndarray) -> None:
+    with load_backend(models["onnx"], threads=1) as be:
+        monkeypatch.setattr(be, "_make_worker", lambda: pytest.fail("no worker with one thread"))
+        assert _max_err(be.run_parallel(batch), batch) < 1e-4
+
+
+def test_run_parallel_default_threads_use_the_cores(models: dict[str, Path]) -> None:
+    from edgepose.backends.base import available_cpus
+
+    with load_backend(models["onnx"]) as be:
+        assert be.parallel_workers == available_cpus() >= 1
+
+
+def test_run_parallel_concurrent_callers(models: dict[str, Path]) -> None:
+    crops = np.random.default_rng(2).random((4, 3, *HW), dtype=np.float32)
+    for key in ("tflite", "onnx"):
+        with load_backend(models[key], threads=2) as be:
+            expected = be.run(crops)[0]
+            results: list[np.ndarray] = []
+
+            def work(be=be, results=results) -> None:  # noqa: ANN001
+                for _ in range(5):
+                    results.append(be.run_parallel(crops)[0])
+
+            threads = [threading.Thread(target=work) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(results) == 15
+            assert all(np.allclose(r, expected, rtol=1e-5, atol=1e-4) for r in results)
+
+
+def test_run_parallel_errors(models: dict[str, Path], batch: np.ndarray) -> None:
+    with load_backend(models["onnx_bad_reshape"], threads=2) as be:
+        with pytest.raises(ModelFileError, match="bad_reshape.onnx: onnxruntime failed"):
+            be.run_parallel(np.concatenate([batch, batch]))  # chunks of 3 crops: the reshape fails
+    with pytest.raises(InputError, match="closed"):
+        be.run_parallel(batch)
+    with load_backend(models["onnx"], threads=2) as be, pytest.raises(InputError, match="64x64"):
+        be.run_parallel(np.zeros((2, 3, 32, 64), np.float32))
+
+
 # ---- choosing a backend ------------------------------------------------------------------------
 def test_choose_backend_by_suffix_and_name(models: dict[str, Path], tmp_path: Path) -> None:
     assert choose_backend(models["onnx"]) == "onnxruntime"

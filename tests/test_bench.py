@@ -40,7 +40,7 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].split()[:4] == ["file", "model", "input", "backend"]
-    assert "e2e/model" in lines[0] and "batch/loop" in lines[0]
+    assert "e2e/model" in lines[0] and "batch/loop" in lines[0] and "1call/loop" in lines[0]
     rows = list(csv.DictReader(open(tmp_path / "bench.csv")))
     peer = rows.pop()
     assert (peer["backend"], peer["file"], float(peer["e2e_med"])) == ("mediapipe", "(mediapipe 0.10.21)", 12.5)
@@ -49,7 +49,7 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
                    ("tiny.onnx", "openvino"), ("tiny_int8.tflite", "tflite")}
     for r in rows:
         assert float(r["model_med"]) > 0 and float(r["e2e_med"]) > 0  # no ordering: timings are noisy
-        assert float(r["batch_med"]) > 0 and float(r["loop_med"]) > 0
+        assert float(r["batch_med"]) > 0 and float(r["onecall_med"]) > 0 and float(r["loop_med"]) > 0
     tfl = next(r for r in rows if r["backend"] == "tflite")
     assert tfl["precision"] == "int8" and tfl["macs_from"] == "--macs" and float(tfl["gmacs_per_s"]) > 0
     assert next(r for r in rows if r["file"] == "tiny.onnx")["macs_from"] == "onnx graph"

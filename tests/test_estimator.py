@@ -110,14 +110,18 @@ def test_frame_color_rgb(models: dict[str, Path], frame: np.ndarray) -> None:
 @pytest.mark.parametrize("key", ["onnx", "onnx_fixed", "tflite"])
 def test_batched_equals_loop(models: dict[str, Path], frame: np.ndarray, key: str) -> None:
     boxes = [[100, 60, 80, 140], [10, 10, 60, 120], [200, 100, 100, 100], [0, 0, 320, 240]]
-    with Estimator(models[key]) as batched, Estimator(models[key], batching="loop") as looped, \
-            Estimator(models[key], max_batch=3) as chunked:
+    with Estimator(models[key], threads=2) as spread, Estimator(models[key], batching="batch") as batched, \
+            Estimator(models[key], batching="loop") as looped, Estimator(models[key], max_batch=3) as chunked:
         a = batched.estimate(frame, boxes, track_ids=range(4))
         b = looped.estimate(frame, boxes, track_ids=range(4))
         c = chunked.estimate(frame, boxes, track_ids=range(4))
+        d = spread.estimate(frame, boxes, track_ids=range(4))
+        assert spread.backend._idle_workers, "threads=2 and 4 crops should use the parallel workers"
     np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-4)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
     np.testing.assert_allclose(a.keypoints, c.keypoints, atol=1e-4)
+    np.testing.assert_allclose(a.keypoints, d.keypoints, atol=1e-4)
+    np.testing.assert_allclose(a.scores, d.scores, atol=1e-5)
     np.testing.assert_allclose(a.keypoints, manual_pipeline(frame, np.asarray(boxes, float)), atol=1e-3)
 
 

@@ -2,7 +2,8 @@
 
 Sessions run on the CPU execution provider unless ``providers`` says otherwise.
 ``InferenceSession.run`` is documented as thread-safe, so one backend may serve several
-threads concurrently. Metadata comes from ``get_modelmeta().custom_metadata_map``, where
+threads concurrently; :meth:`~edgepose.backends.Backend.run_parallel` therefore shares
+one extra single-threaded session between all its workers. Metadata comes from ``get_modelmeta().custom_metadata_map``, where
 ONNX ``metadata_props`` land.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgepose.backends.base import Backend, QuantParams, TensorInfo, check_model_file
+from edgepose.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)
@@ -60,15 +61,10 @@ class OnnxRuntimeBackend(Backend):
             v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception)
         ) + (RuntimeError, ValueError)
         check_model_file(self.path, "onnx")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.inter_op_num_threads = 1
-        if threads is not None:
-            options.intra_op_num_threads = threads
+        self._providers = list(providers or ["CPUExecutionProvider"])
+        self._worker_session = None
         try:
-            self._session = ort.InferenceSession(
-                str(self.path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
-            )
+            self._session = self._new_session(threads)
         except self.runtime_errors as exc:
             raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it ({exc})") from exc
         try:
@@ -84,6 +80,15 @@ class OnnxRuntimeBackend(Backend):
         self.outputs = [self._info(o) for o in self._session.get_outputs()]
         self._finish_init()
 
+    def _new_session(self, threads: int | None):  # noqa: ANN202 - an onnxruntime.InferenceSession
+        ort = _import_ort()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.inter_op_num_threads = 1
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        return ort.InferenceSession(str(self.path), sess_options=options, providers=self._providers)
+
     def _info(self, arg: object) -> TensorInfo:
         name, type_str = arg.name, arg.type  # type: ignore[attr-defined]
         if type_str not in _ORT_TYPES:
@@ -96,5 +101,14 @@ class OnnxRuntimeBackend(Backend):
     def _infer(self, x: np.ndarray) -> list[np.ndarray]:
         return list(self._session.run(None, {self.input.name: x}))
 
+    def _make_worker(self) -> Worker:
+        with self._worker_lock:
+            if self._worker_session is None:
+                self._worker_session = self._new_session(1)
+            session = self._worker_session
+        name = self.input.name
+        return lambda x: list(session.run(None, {name: x}))
+
     def _release(self) -> None:
         self._session = None  # type: ignore[assignment]
+        self._worker_session = None

@@ -3,7 +3,9 @@
 ONNX files are read through OpenVINO's ONNX frontend only (not by probing every
 frontend), so a corrupted file fails with one clear error. ONNX ``metadata_props`` appear
 in the model's ``rt_info["framework"]``; IR files may carry them there or as top-level
-``rt_info`` entries. Compiled models run one infer request at a time, behind a lock.
+``rt_info`` entries. Compiled models run one infer request at a time, behind a lock;
+:meth:`~edgepose.backends.Backend.run_parallel` compiles the model a second time for
+throughput (one single-threaded stream per worker, one infer request each).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 
 import numpy as np
 
-from edgepose.backends.base import METADATA_KEY, Backend, TensorInfo, check_model_file
+from edgepose.backends.base import METADATA_KEY, Backend, TensorInfo, Worker, check_model_file
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)
@@ -53,21 +55,16 @@ class OpenVINOBackend(Backend):
         self.runtime_errors = (RuntimeError, ValueError, *_frontend_errors())
         suffix = self.path.suffix.lower()
         check_model_file(self.path, "onnx" if suffix == ".onnx" else "openvino")
-        core = ov.Core()
+        self._core, self._device, self._precision = ov.Core(), device, inference_precision
+        self._throughput_compiled = None
         try:
-            if suffix == ".onnx":
-                from openvino.frontend import FrontEndManager
-
-                frontend = FrontEndManager().load_by_framework("onnx")
-                model = frontend.convert(frontend.load(str(self.path)))
-            else:
-                model = core.read_model(str(self.path))
+            model = self._read_model()
             config: dict[str, object] = {}
             if threads is not None:
                 config["INFERENCE_NUM_THREADS"] = threads
             if inference_precision:
                 config["INFERENCE_PRECISION_HINT"] = inference_precision
-            self._compiled = core.compile_model(model, device, config)
+            self._compiled = self._core.compile_model(model, device, config)
         except self.runtime_errors as exc:
             raise ModelFileError(f"{self.path}: OpenVINO cannot load it ({str(exc).strip()})") from exc
         self.metadata = self._read_metadata(model)
@@ -78,6 +75,14 @@ class OpenVINOBackend(Backend):
                         for o, m in zip(self._compiled.outputs, model.outputs, strict=True)]
         self._request = self._compiled.create_infer_request()
         self._finish_init()
+
+    def _read_model(self):  # noqa: ANN202 - an openvino.Model
+        if self.path.suffix.lower() == ".onnx":
+            from openvino.frontend import FrontEndManager
+
+            frontend = FrontEndManager().load_by_framework("onnx")
+            return frontend.convert(frontend.load(str(self.path)))
+        return self._core.read_model(str(self.path))
 
     @staticmethod
     def _read_metadata(model: object) -> dict[str, str]:
@@ -100,9 +105,28 @@ class OpenVINOBackend(Backend):
         result = self._request.infer({0: x}, share_inputs=False)
         return [np.array(result[port]) for port in self._compiled.outputs]
 
+    def _make_worker(self) -> Worker:
+        with self._worker_lock:
+            if self._throughput_compiled is None:
+                streams = self.parallel_workers
+                config: dict[str, object] = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": streams,
+                                             "INFERENCE_NUM_THREADS": streams}
+                if self._precision:
+                    config["INFERENCE_PRECISION_HINT"] = self._precision
+                self._throughput_compiled = self._core.compile_model(self._read_model(), self._device, config)
+            compiled = self._throughput_compiled
+        request = compiled.create_infer_request()
+
+        def infer(x: np.ndarray) -> list[np.ndarray]:
+            result = request.infer({0: x}, share_inputs=False)
+            return [np.array(result[port]) for port in compiled.outputs]
+
+        return infer
+
     def _release(self) -> None:
         self._request = None
         self._compiled = None
+        self._throughput_compiled = None
 
 
 def _port_name(port: object) -> str:

@@ -7,7 +7,8 @@ Before the interpreter sees a file, :func:`read_tflite_metadata` walks the flatb
 with bounds checks: the ``TFL3`` identifier, the root table, every buffer's extent and
 the ``metadata`` entries. A truncated or garbled file therefore fails with a
 ModelFileError rather than inside the runtime. Interpreters are not thread-safe; calls
-are serialised with a lock. Models with a dynamic batch dimension (shape signature -1)
+are serialised with a lock, and :meth:`~edgepose.backends.Backend.run_parallel` gives
+each worker its own single-threaded interpreter. Models with a dynamic batch dimension (shape signature -1)
 are resized to each batch size; a fixed batch of 1 is looped.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.backends.base import Backend, QuantParams, TensorInfo, check_model_file
+from edgepose.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)
@@ -199,21 +200,16 @@ class TFLiteBackend(Backend):
 
     def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
         super().__init__(path, threads)
-        interpreter_cls, self.package = _import_interpreter()
+        self._interpreter_cls, self.package = _import_interpreter()
         self.metadata = _as_text(read_tflite_metadata(self.path), self.path.name)
         try:
-            self._interp = interpreter_cls(model_path=str(self.path), num_threads=threads)
-            self._interp.allocate_tensors()
+            self._runner = _InterpreterRunner(self._interpreter_cls(model_path=str(self.path), num_threads=threads))
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{self.path}: the TFLite interpreter cannot load it ({exc})") from exc
-        inputs = self._interp.get_input_details()
-        if len(inputs) != 1:
-            raise ModelFileError(f"{self.path.name}: expected one image input, found {len(inputs)}")
-        self._in_detail = inputs[0]
-        self._out_details = self._interp.get_output_details()
-        self.input = self._info(self._in_detail)
-        self.outputs = [self._info(d) for d in self._out_details]
-        self._batch = int(self._in_detail["shape"][0])
+        if len(self._runner.inputs) != 1:
+            raise ModelFileError(f"{self.path.name}: expected one image input, found {len(self._runner.inputs)}")
+        self.input = self._info(self._runner.inputs[0])
+        self.outputs = [self._info(d) for d in self._runner.outputs]
         self._finish_init()
 
     def _info(self, d: dict[str, Any]) -> TensorInfo:
@@ -230,17 +226,37 @@ class TFLiteBackend(Backend):
         return TensorInfo(d["name"], shape, dtype, quant)
 
     def _infer(self, x: np.ndarray) -> list[np.ndarray]:
-        index = self._in_detail["index"]
-        if self.dynamic_batch and x.shape[0] != self._batch:
-            self._interp.resize_tensor_input(index, list(x.shape))
-            self._interp.allocate_tensors()
-            self._batch = x.shape[0]
-        self._interp.set_tensor(index, x)
-        self._interp.invoke()
-        return [self._interp.get_tensor(d["index"]) for d in self._out_details]
+        return self._runner(x)
+
+    def _make_worker(self) -> Worker:
+        return _InterpreterRunner(self._interpreter_cls(model_path=str(self.path), num_threads=1))
 
     def _release(self) -> None:
-        self._interp = None
+        self._runner = None  # type: ignore[assignment]
+
+
+class _InterpreterRunner:
+    """One interpreter: set the input, invoke, read the outputs; resizes the batch axis
+    when the model's is dynamic (shape signature -1) and the batch size changes."""
+
+    def __init__(self, interpreter: Any) -> None:
+        self.interp = interpreter
+        self.interp.allocate_tensors()
+        self.inputs = self.interp.get_input_details()
+        self.outputs = self.interp.get_output_details()
+        detail = self.inputs[0]
+        self.dynamic = int(detail.get("shape_signature", detail["shape"])[0]) < 0
+        self.batch = int(detail["shape"][0])
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        index = self.inputs[0]["index"]
+        if self.dynamic and x.shape[0] != self.batch:
+            self.interp.resize_tensor_input(index, list(x.shape))
+            self.interp.allocate_tensors()
+            self.batch = x.shape[0]
+        self.interp.set_tensor(index, x)
+        self.interp.invoke()
+        return [self.interp.get_tensor(d["index"]) for d in self.outputs]
 
 
 def tflite_metadata_text(path: str | os.PathLike[str]) -> dict[str, str]:
