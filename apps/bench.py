@@ -11,7 +11,8 @@ reads it, measures:
 * with ``--people N`` (N > 1), end to end on one frame with N caller-given boxes: the
   default ``batching="auto"`` (crops spread over the threads, see
   :meth:`edgepose.backends.Backend.run_parallel`), one runtime call for all N crops
-  (``batching="batch"``) and a loop of N single calls, each with its ratio to the loop;
+  (``batching="batch"``) and a loop of N single calls, each with its ratio to the loop
+  (the three are timed in interleaved rounds, so machine noise hits them alike);
 * achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from
   ``--macs NAME=GMAC`` (computed once, e.g. with ``edgepose.nn.complexity.count_params_and_macs``,
   and passed in), else the file's metadata (``macs``), else - for ONNX files, when the
@@ -63,7 +64,7 @@ import numpy as np
 from edgepose import Estimator
 from edgepose.backends import available_backends, backends_for_suffix
 from edgepose.errors import EdgeposeError
-from edgepose.timing import time_calls_ms
+from edgepose.timing import time_calls_ms, time_interleaved_ms
 from edgepose.track import PoseTracker
 
 logger = logging.getLogger("edgepose.apps.bench")
@@ -181,12 +182,16 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
         if args.people > 1:
             h, w = frame.shape[:2]
             boxes = [[(i % 4) * w / 4, (i // 4) * h / 4, w / 4, h / 2] for i in range(args.people)]
-            def people_ms(batching: str) -> float:
-                est.batching = batching
-                return measure(lambda: est.estimate(frame, boxes, track_ids=range(args.people)),
-                               args.repeats, args.warmup)[0]
+            def people(batching: str) -> Callable[[], object]:
+                def call() -> object:
+                    est.batching = batching
+                    return est.estimate(frame, boxes, track_ids=range(args.people))
+                return call
 
-            row.batch_med, row.onecall_med, row.loop_med = (people_ms(b) for b in ("auto", "batch", "loop"))
+            times = time_interleaved_ms({b: people(b) for b in ("auto", "batch", "loop")},
+                                        repeats=args.repeats, warmup=args.warmup)
+            row.batch_med, row.onecall_med, row.loop_med = (float(np.median(times[b])) for b in
+                                                            ("auto", "batch", "loop"))
             est.batching = "auto"
         for key in (path.name, path.stem, info.name):
             if key in macs_arg:

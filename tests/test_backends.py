@@ -374,3 +374,12 @@ def test_tflite_metadata_reader(models: dict[str, Path]) -> None:
     meta = read_tflite_metadata(models["tflite_int8"])
     assert set(meta) == {"min_runtime_version", "edgepose"}
     assert json.loads(meta["edgepose"])["precision"] == "int8"
+
+
+def test_onnxruntime_idle_pool_spins_briefly() -> None:
+    from edgepose.backends.onnxruntime_backend import _short_spin_entry
+
+    assert _short_spin_entry("1.31.0") == ("session.intra_op.spin_duration_us", "100")
+    assert _short_spin_entry("1.26.0.dev20250101") == ("session.intra_op.spin_duration_us", "100")
+    assert _short_spin_entry("1.17.3") == ("session.force_spinning_stop", "1")
+    assert _short_spin_entry("nightly") == ("session.force_spinning_stop", "1")
