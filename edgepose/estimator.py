@@ -39,12 +39,13 @@ smooths every frame, using ``time.monotonic()`` when no timestamp is given.
 Several people: with ``threads`` > 1 (or None: all cores) and N > 1 crops, the default
 ``batching="auto"`` cuts the batch into one chunk per thread and runs the chunks
 concurrently on single-threaded runtime instances, because one small crop does not keep
-several threads busy: four ``simdr_r50_128`` int8 crops on ONNX Runtime with 2 threads
-took 0.67x the time of four single calls this way, 0.77x as one 2-thread batched call.
-With ``threads=1`` the crops run as one batched call (about 0.9x of four single calls
-at 128x128 int8, 0.7x at 64x64). The extra instances cost memory (one more copy of the
-packed weights per ONNX Runtime backend, per OpenVINO stream, per LiteRT interpreter);
-``batching="batch"`` avoids them.
+several threads busy. Four ``simdr_r50_128`` int8 crops on ONNX Runtime with 2 threads
+(2 cores, end to end, five runs of ``apps/bench.py --threads 2 --people 4``) took
+0.68-0.73x the time of four single calls this way, 0.79-0.81x as one 2-thread batched
+call. With ``threads=1`` the crops run as one batched call: 0.92x at 128x128 int8
+(:mod:`edgepose.backends.base` says why so little), 0.74x at 64x64. The extra instances cost memory: for ``simdr_r50_128`` int8 with two workers,
++81 MB (ONNX Runtime), +102 MB (OpenVINO), +105 MB (LiteRT); ``batching="batch"``
+avoids them.
 
 Thread safety: an Estimator keeps per-video state (tracks, filters) and is **not**
 thread-safe: use one Estimator per thread (or per video stream). Several Estimators can

@@ -23,12 +23,14 @@ backend
 
 Why spread crops instead of one multi-threaded call: a single crop at 64x64-128x128 has
 too little work per layer to keep several threads busy (the last ResNet stage is 4x4 or
-2x2 pixels), so a runtime's intra-op threads scale poorly on one crop. Whole crops per
-thread scale almost linearly. Measured on 2 cores, ``simdr_r50_128`` int8, 4 crops, ONNX
-Runtime: one 2-thread batched call took 0.77x the time of four 2-thread single calls,
-crops spread over two 1-thread workers 0.67x (``apps/bench.py --threads 2 --people 4``
-prints both ratios). With one thread there is nothing to spread, and batching alone gains
-little on int8 ResNets: the single-crop call already runs near the CPU's int8 peak.
+2x2 pixels), so a runtime's intra-op threads scale poorly on one crop, while whole crops
+per thread scale almost linearly. Measured on 2 cores, ``simdr_r50_128`` int8, 4 crops,
+ONNX Runtime, end to end: one 2-thread batched call 0.79-0.81x the time of four 2-thread
+single calls, crops spread over two 1-thread workers 0.68-0.73x (five runs of
+``apps/bench.py --threads 2 --people 4``, which prints both ratios). With one thread
+there is nothing to spread, and batching alone saves little at 128x128 (0.92x): in an
+ONNX Runtime profile most int8 convolutions took 0.9-1.08x as long on 4 crops as 4 times
+on one crop, only those of the last stage (4x4 pixels) 0.7-0.8x.
 
 Thread safety: ``Backend.run`` and ``Backend.run_parallel`` may be called from several
 threads. Runtimes whose sessions are documented as safe for concurrent ``run`` calls
