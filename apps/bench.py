@@ -182,6 +182,7 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
         if args.people > 1:
             h, w = frame.shape[:2]
             boxes = [[(i % 4) * w / 4, (i // 4) * h / 4, w / 4, h / 2] for i in range(args.people)]
+
             def people(batching: str) -> Callable[[], object]:
                 def call() -> object:
                     est.batching = batching
@@ -256,8 +257,8 @@ def format_table(rows: list[Row]) -> str:
 
     lines = [[r.file, r.model, r.input_hw, r.backend, r.precision, r.threads, f(r.model_med), f(r.model_p90),
               f(r.e2e_med), f(r.e2e_p90), f(r.e2e_med / r.model_med), f(r.batch_med), f(r.onecall_med),
-              f(r.loop_med), f(r.batch_med / r.loop_med), f(r.onecall_med / r.loop_med), f(r.gmac, 3), f(r.gmacs_per_s, 1),
-              r.macs_from or "-"] for r in rows]
+              f(r.loop_med), f(r.batch_med / r.loop_med), f(r.onecall_med / r.loop_med), f(r.gmac, 3),
+              f(r.gmacs_per_s, 1), r.macs_from or "-"] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [fmt.format(*head), fmt.format(*["-" * w for w in widths])]

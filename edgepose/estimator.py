@@ -43,9 +43,9 @@ several threads busy. Four ``simdr_r50_128`` int8 crops on ONNX Runtime with 2 t
 (2 cores, end to end, five runs of ``apps/bench.py --threads 2 --people 4``) took
 0.68-0.73x the time of four single calls this way, 0.79-0.81x as one 2-thread batched
 call. With ``threads=1`` the crops run as one batched call: 0.92x at 128x128 int8
-(:mod:`edgepose.backends.base` says why so little), 0.74x at 64x64. The extra instances cost memory: for ``simdr_r50_128`` int8 with two workers,
-+81 MB (ONNX Runtime), +102 MB (OpenVINO), +105 MB (LiteRT); ``batching="batch"``
-avoids them.
+(:mod:`edgepose.backends.base` says why so little), 0.74x at 64x64. The extra instances
+cost memory: for ``simdr_r50_128`` int8 with two workers, +81 MB (ONNX Runtime), +102 MB
+(OpenVINO), +105 MB (LiteRT); ``batching="batch"`` avoids them.
 
 Thread safety: an Estimator keeps per-video state (tracks, filters) and is **not**
 thread-safe: use one Estimator per thread (or per video stream). Several Estimators can

@@ -280,7 +280,9 @@ class Backend(ABC):
         """
         if self._closed:
             raise InputError(f"{self.path.name}: the {self.name} backend is closed")
-        x = self._prepare(batch)
+        return self._run_prepared(self._prepare(batch))
+
+    def _run_prepared(self, x: np.ndarray) -> list[np.ndarray]:
         n = x.shape[0]
         if self.dynamic_batch or n == 1:
             raw = self._guarded_infer(x)
@@ -318,10 +320,11 @@ class Backend(ABC):
         x = self._prepare(batch)
         chunks = min(x.shape[0], self.parallel_workers)
         if chunks <= 1:
-            return self.run(batch)
+            return self._run_prepared(x)
         with self._worker_lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.parallel_workers, thread_name_prefix=f"edgepose-{self.name}")
+                self._executor = ThreadPoolExecutor(self.parallel_workers,
+                                                    thread_name_prefix=f"edgepose-{self.name}")
             executor = self._executor
         parts = list(executor.map(self._run_chunk, np.array_split(x, chunks)))
         raw = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.outputs))]

@@ -3,8 +3,8 @@
 Sessions run on the CPU execution provider unless ``providers`` says otherwise.
 ``InferenceSession.run`` is documented as thread-safe, so one backend may serve several
 threads concurrently; :meth:`~edgepose.backends.Backend.run_parallel` therefore shares
-one extra single-threaded session between all its workers. Metadata comes from ``get_modelmeta().custom_metadata_map``, where
-ONNX ``metadata_props`` land.
+one extra single-threaded session between all its workers. Metadata comes from
+``get_modelmeta().custom_metadata_map``, where ONNX ``metadata_props`` land.
 """
 
 from __future__ import annotations
