@@ -13,6 +13,8 @@ reads it, measures:
   :meth:`edgepose.backends.Backend.run_parallel`), one runtime call for all N crops
   (``batching="batch"``) and a loop of N single calls, each with its ratio to the loop
   (the three are timed in interleaved rounds, so machine noise hits them alike);
+* accuracy, when given (``--accuracy NAME=VALUE``; ``--accuracy-label`` says which metric on
+  which data), for the latency vs accuracy panel of the plot;
 * achieved GMAC/s = multiply-adds per crop / model-only median. MACs come from
   ``--macs NAME=GMAC`` (computed once, e.g. with ``edgepose.nn.complexity.count_params_and_macs``,
   and passed in), else the file's metadata (``macs``), else - for ONNX files, when the
@@ -33,8 +35,9 @@ SimDR vs heatmap and 64x64 / 128x128 / 256x192 are compared by giving the corres
 files. MediaPipe BlazePose (full, static-image mode: its detector runs every frame) is added
 as a peer, end-to-end only, on the same frame: in-process when ``mediapipe`` is importable,
 else through ``--mediapipe-python`` (mediapipe 0.10.21 needs numpy<2, so it lives in its own
-venv; see ``apps/mediapipe_peer.py``). Prints a table, optionally writes CSV, and draws a PNG bar chart
-(matplotlib if installed, else OpenCV drawing).
+venv; see ``apps/mediapipe_peer.py``). Prints a table, optionally writes CSV, and draws a PNG
+(matplotlib, ``pip install edgepose[apps]``): latency vs input size per model family,
+precision and backend, latency vs accuracy where given, and per-file bars.
 
 Example::
 
@@ -50,6 +53,7 @@ import functools
 import gc
 import json
 import logging
+import re
 import subprocess
 import sys
 import tempfile
@@ -57,6 +61,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -92,6 +97,7 @@ class Row:
     loop_med: float = float("nan")
     gmac: float = float("nan")
     macs_from: str = ""
+    accuracy: float = float("nan")
 
     @property
     def gmacs_per_s(self) -> float:
@@ -194,6 +200,8 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
             row.batch_med, row.onecall_med, row.loop_med = (float(np.median(times[b])) for b in
                                                             ("auto", "batch", "loop"))
             est.batching = "auto"
+        row.accuracy = next((args.accuracy[k] for k in (path.name, path.stem, info.name) if k in args.accuracy),
+                            float("nan"))
         for key in (path.name, path.stem, info.name):
             if key in macs_arg:
                 row.gmac, row.macs_from = macs_arg[key], "--macs"
@@ -266,49 +274,106 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def plot(rows: list[Row], path: Path) -> None:
-    """Bar chart of model-only and end-to-end medians (matplotlib, else OpenCV)."""
-    labels = [f"{r.file} ({r.model} {r.input_hw}) {r.backend} {r.precision}" for r in rows]
-    model = [0.0 if r.model_med != r.model_med else r.model_med for r in rows]
-    e2e = [0.0 if r.e2e_med != r.e2e_med else r.e2e_med for r in rows]
+def require_matplotlib() -> None:
+    """Stop before measuring when the plot cannot be drawn (matplotlib is missing)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError:
-        _plot_cv2(labels, model, e2e, path)
-        return
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.5))
+        raise SystemExit("apps/bench.py draws its plot with matplotlib: pip install edgepose[apps] "
+                         "(or pass --no-plot)") from None
+
+
+_SIZE_TOKEN = re.compile(r"^\d+(x\d+)?$")
+
+
+def model_family(model: str) -> str:
+    """A model name without its input-size token: ``simdr_r50_128`` -> ``simdr_r50``,
+    ``hm_r50_256x192`` -> ``hm_r50``; other names are kept whole."""
+    parts = [p for p in model.split("_") if not _SIZE_TOKEN.match(p)]
+    return "_".join(parts) or model
+
+
+def _pixels(input_hw: str) -> int | None:
+    h, _, w = input_hw.partition("x")
+    return int(h) * int(w) if h.isdigit() and w.isdigit() else None
+
+
+def plot(rows: list[Row], path: Path, accuracy_label: str) -> None:
+    """PNG with three panels: model-only latency vs input size (one line per model family,
+    precision and backend; peers measured end to end only as dashed lines), latency vs
+    accuracy for the files whose accuracy was given, and model-only / end-to-end bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in rows if r.model_med == r.model_med]
+    peers = [r for r in rows if r.model_med != r.model_med and r.e2e_med == r.e2e_med]
+    fig = plt.figure(figsize=(16, 6.5 + 0.3 * len(rows)))
+    grid = fig.add_gridspec(2, 2, height_ratios=[6.0, 1.0 + 0.3 * len(rows)])
+    ax_size, ax_acc, ax_bar = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
+
+    series: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    ticks: dict[int, str] = {}
+    for r in measured:
+        pixels = _pixels(r.input_hw)
+        if pixels is not None:
+            series.setdefault((model_family(r.model), r.precision, r.backend), []).append((pixels, r.model_med))
+            ticks[pixels] = r.input_hw
+    for (family, precision, backend), points in sorted(series.items()):
+        points.sort()
+        ax_size.plot([p for p, _ in points], [ms for _, ms in points], marker="o",
+                     label=f"{family} {precision} {backend}")
+    for r in peers:
+        ax_size.axhline(r.e2e_med, linestyle="--", color="gray")
+        ax_size.annotate(f"{r.model} (end to end)", (0.01, r.e2e_med), xycoords=("axes fraction", "data"),
+                         fontsize=8, color="gray", va="bottom")
+    ax_size.set_xscale("log")
+    ax_size.set_ylim(bottom=0)
+    ax_size.set_xticks(sorted(ticks), [ticks[p] for p in sorted(ticks)])
+    ax_size.minorticks_off()
+    ax_size.set_xlabel("input size (H x W)")
+    ax_size.set_ylabel("model-only latency, median ms")
+    ax_size.set_title("latency vs input size")
+    ax_size.legend(fontsize=7)
+
+    known = [r for r in measured if r.accuracy == r.accuracy]
+    markers = {"onnxruntime": "o", "openvino": "s", "tflite": "^"}
+    colours: dict[tuple[str, str], Any] = {}
+    labelled: set[str] = set()
+    for r in known:
+        key = (r.model, r.precision)
+        colour = colours.setdefault(key, f"C{len(colours) % 10}")
+        ax_acc.scatter(r.model_med, r.accuracy, color=colour, marker=markers.get(r.backend, "D"))
+        if r.file not in labelled:  # one label per file; the marker tells the backend
+            labelled.add(r.file)
+            ax_acc.annotate(f"{r.model} {r.precision} ({Path(r.file).suffix[1:]})", (r.model_med, r.accuracy),
+                            fontsize=7, xytext=(5, 3), textcoords="offset points", color=colour)
+    for backend, marker in markers.items():
+        if any(r.backend == backend for r in known):
+            ax_acc.scatter([], [], marker=marker, color="gray", label=backend)
+    if known:
+        ax_acc.legend(fontsize=7)
+    if not known:
+        ax_acc.text(0.5, 0.5, "no accuracy given\n(--accuracy NAME=VALUE)", ha="center", va="center",
+                    transform=ax_acc.transAxes)
+    ax_acc.set_xlabel("model-only latency, median ms")
+    ax_acc.set_ylabel(accuracy_label)
+    ax_acc.set_title("latency vs accuracy")
+
+    labels = [f"{r.file} {r.backend} {r.precision}" for r in rows]
     y = np.arange(len(rows))
-    ax.barh(y - 0.2, model, 0.4, label="model only (median)")
-    ax.barh(y + 0.2, e2e, 0.4, label="end to end (median)")
-    ax.set_yticks(y, labels)
-    ax.set_xlabel("ms")
-    ax.invert_yaxis()
-    ax.legend()
+    ax_bar.barh(y - 0.2, [np.nan_to_num(r.model_med) for r in rows], 0.4, label="model only")
+    ax_bar.barh(y + 0.2, [np.nan_to_num(r.e2e_med) for r in rows], 0.4, label="end to end (1 tracked person)")
+    ax_bar.set_yticks(y, labels, fontsize=7)
+    ax_bar.invert_yaxis()
+    ax_bar.set_xlabel("median ms")
+    ax_bar.set_title("per file")
+    ax_bar.legend(fontsize=7)
+    fig.suptitle(f"apps/bench.py, threads={rows[0].threads}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-
-
-def _plot_cv2(labels: list[str], model: list[float], e2e: list[float], path: Path) -> None:
-    row_h, left, width = 36, 420, 520
-    h = row_h * len(labels) + 70
-    img = np.full((h, left + width + 90, 3), 255, np.uint8)
-    top = max(max(model, default=0), max(e2e, default=0)) or 1.0
-    for i, (lab, m, e) in enumerate(zip(labels, model, e2e, strict=True)):
-        y = 40 + i * row_h
-        cv2.putText(img, lab[:60], (8, y + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
-        for j, (v, color) in enumerate(((m, (200, 120, 40)), (e, (40, 140, 240)))):
-            yy = y + j * 14
-            cv2.rectangle(img, (left, yy), (left + int(width * v / top), yy + 12), color, -1)
-            cv2.putText(img, f"{v:.2f}", (left + int(width * v / top) + 4, yy + 11), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.38, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "ms, median: blue = model only, orange = end to end", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (0, 0, 0), 1, cv2.LINE_AA)
-    if not cv2.imwrite(str(path), img):
-        raise OSError(f"cannot write {path}")
 
 
 # ---- soak -------------------------------------------------------------------------------------
@@ -496,13 +561,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--people", type=int, default=1, help="N > 1 also measures N crops batched vs looped")
     p.add_argument("--macs", nargs="*", default=[], help="NAME=GMAC per crop (file name, stem or model name)")
+    p.add_argument("--accuracy", nargs="*", default=[],
+                   help="NAME=VALUE accuracy of a file (file name, stem or model name), for the latency vs "
+                        "accuracy plot and the CSV")
+    p.add_argument("--accuracy-label", default="COCO OKS AP",
+                   help="what the --accuracy values are (metric and data set), for the plot's axis")
     p.add_argument("--image", help="image pasted into the moving 640x480 scene of the end-to-end and --soak runs "
                                     "(default: a synth_small fixture)")
     p.add_argument("--no-mediapipe", action="store_true")
     p.add_argument("--mediapipe-python", help="python of a venv with mediapipe==0.10.21 (numpy<2): the peer runs "
                                                "there through apps/mediapipe_peer.py")
     p.add_argument("--csv", help="also write the table as CSV")
-    p.add_argument("--out", default="bench.png", help="PNG plot path")
+    p.add_argument("--out", default="bench.png", help="PNG plot path (needs matplotlib: edgepose[apps])")
+    p.add_argument("--no-plot", action="store_true", help="print the table only")
     soak = p.add_argument_group("soak (memory and latency stability of the tracking pipeline)")
     soak.add_argument("--soak", type=int, nargs="?", const=10_000, metavar="N",
                       help="run N frames (default 10000) through --model instead of the latency table")
@@ -510,7 +581,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     soak.add_argument("--soak-warmup", type=int, default=200, help="frames run before the start RSS is read")
     soak.add_argument("--soak-max-growth-mb", type=float, default=5.0,
                       help="RSS growth (MB) at which the soak fails (exit status 1)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.macs = named_numbers(p, args.macs, "--macs")
+    args.accuracy = named_numbers(p, args.accuracy, "--accuracy")
+    return args
+
+
+def named_numbers(parser: argparse.ArgumentParser, items: list[str], option: str) -> dict[str, float]:
+    """``["NAME=NUMBER", ...]`` -> ``{NAME: NUMBER}``; a malformed item is a usage error."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not sep or not name or number != number:
+            parser.error(f"{option} takes NAME=NUMBER items; got {item!r}")
+        out[name] = number
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,10 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         logger.error("no model files: give --models-dir and/or --files")
         return 2
-    macs_arg = {}
-    for item in args.macs:
-        name, _, value = item.partition("=")
-        macs_arg[name] = float(value)
+    if not args.no_plot:
+        require_matplotlib()
+    macs_arg = args.macs
     patch_path = Path(args.image) if args.image else SOAK_PATCH
     patch = cv2.imread(str(patch_path), cv2.IMREAD_COLOR)
     if patch is None:
@@ -557,8 +645,9 @@ def main(argv: list[str] | None = None) -> int:
             writer.writerow(list(Row.__dataclass_fields__) + ["gmacs_per_s"])
             for r in rows:
                 writer.writerow([getattr(r, k) for k in Row.__dataclass_fields__] + [r.gmacs_per_s])
-    plot(rows, Path(args.out))
-    logger.info("plot written to %s", args.out)
+    if not args.no_plot:
+        plot(rows, Path(args.out), args.accuracy_label)
+        logger.info("plot written to %s", args.out)
     return 0
 
 

@@ -34,6 +34,7 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / "apps" / "bench.py"), "--models-dir", str(models), "--files", str(extra),
          "--mediapipe-python", str(fake_python),
          "--repeats", "3", "--warmup", "1", "--people", "3", "--macs", "tiny_int8.tflite=0.25",
+         "--accuracy", "tiny.onnx=51.5", "--accuracy-label", "PCK@0.1 (made up)",
          "--out", str(tmp_path / "bench.png"), "--csv", str(tmp_path / "bench.csv")],
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
     )
@@ -53,7 +54,10 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
     tfl = next(r for r in rows if r["backend"] == "tflite")
     assert tfl["precision"] == "int8" and tfl["macs_from"] == "--macs" and float(tfl["gmacs_per_s"]) > 0
     assert next(r for r in rows if r["file"] == "tiny.onnx")["macs_from"] == "onnx graph"
-    assert cv2.imread(str(tmp_path / "bench.png")) is not None
+    assert {float(r["accuracy"]) for r in rows if r["file"] == "tiny.onnx"} == {51.5}
+    assert all(r["accuracy"] == "nan" for r in rows if r["file"] != "tiny.onnx")
+    png = cv2.imread(str(tmp_path / "bench.png"))
+    assert png is not None and png.shape[1] > 1500  # three panels side by side
 
 
 def test_bench_without_files_fails_cleanly(tmp_path: Path) -> None:
@@ -92,3 +96,30 @@ def test_soak_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: 
     # a growth limit that cannot be met fails the run; --soak without --model is a usage error
     assert bench.main([*args, "--soak-max-growth-mb", "-1"]) == 1 and "RSS grew" in caplog.text
     assert bench.main(["--soak", "5"]) == 2 and "--soak needs --model" in caplog.text
+
+
+def test_model_family_drops_the_size() -> None:
+    bench = _load_bench()
+    assert bench.model_family("simdr_r50_128") == "simdr_r50"
+    assert bench.model_family("hm_r50_256x192") == "hm_r50"
+    assert bench.model_family("simdr_r50_256_mpii") == "simdr_r50_mpii"
+    assert bench.model_family("tiny_simdr") == "tiny_simdr"
+
+
+@pytest.mark.parametrize("item", ["tiny.onnx", "=3", "tiny.onnx=", "tiny.onnx=abc", "tiny.onnx=nan"])
+def test_named_numbers_are_checked(item: str, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load_bench()
+    with pytest.raises(SystemExit) as exc:
+        bench.parse_args(["--files", "x.onnx", "--accuracy", item])
+    assert exc.value.code == 2 and "--accuracy takes NAME=NUMBER" in capsys.readouterr().err
+
+
+def test_plot_needs_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bench = _load_bench()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit, match=r"edgepose\[apps\].*--no-plot"):
+        bench.main(["--files", str(make_onnx(tmp_path / "tiny.onnx")), "--no-mediapipe"])
+    # --no-plot needs no matplotlib and writes no PNG
+    assert bench.main(["--files", str(tmp_path / "tiny.onnx"), "--no-mediapipe", "--no-plot", "--repeats", "2",
+                       "--warmup", "0", "--out", str(tmp_path / "none.png")]) == 0
+    assert not (tmp_path / "none.png").exists()
