@@ -171,7 +171,7 @@ def e2e_tracked(path: Path, backend: str, args: argparse.Namespace, scene: "Movi
 
 
 def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.ndarray,
-               macs_arg: dict[str, float], scene: "MovingScene") -> Row | None:
+               scene: "MovingScene") -> Row | None:
     try:
         est = Estimator(path, backend, threads=args.threads, smoothing=None)
     except EdgeposeError as exc:
@@ -200,19 +200,17 @@ def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.nda
             row.batch_med, row.onecall_med, row.loop_med = (float(np.median(times[b])) for b in
                                                             ("auto", "batch", "loop"))
             est.batching = "auto"
-        row.accuracy = next((args.accuracy[k] for k in (path.name, path.stem, info.name) if k in args.accuracy),
-                            float("nan"))
-        for key in (path.name, path.stem, info.name):
-            if key in macs_arg:
-                row.gmac, row.macs_from = macs_arg[key], "--macs"
-                break
-        else:
-            if info.macs:
-                row.gmac, row.macs_from = info.macs / 1e9, "metadata"
-            elif path.suffix.lower() == ".onnx":
-                g = onnx_graph_macs(path)
-                if g is not None:
-                    row.gmac, row.macs_from = g, "onnx graph"
+        keys = (path.name, path.stem, info.name)  # how --macs / --accuracy name a file
+        row.accuracy = next((args.accuracy[k] for k in keys if k in args.accuracy), float("nan"))
+        given_macs = next((args.macs[k] for k in keys if k in args.macs), None)
+        if given_macs is not None:
+            row.gmac, row.macs_from = given_macs, "--macs"
+        elif info.macs:
+            row.gmac, row.macs_from = info.macs / 1e9, "metadata"
+        elif path.suffix.lower() == ".onnx":
+            g = onnx_graph_macs(path)
+            if g is not None:
+                row.gmac, row.macs_from = g, "onnx graph"
     return row
 
 
@@ -354,7 +352,7 @@ def plot(rows: list[Row], path: Path, accuracy_label: str) -> None:
             ax_acc.scatter([], [], marker=marker, color="gray", label=backend)
     if known:
         ax_acc.legend(fontsize=7)
-    if not known:
+    else:
         ax_acc.text(0.5, 0.5, "no accuracy given\n(--accuracy NAME=VALUE)", ha="center", va="center",
                     transform=ax_acc.transAxes)
     ax_acc.set_xlabel("model-only latency, median ms")
@@ -613,7 +611,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.no_plot:
         require_matplotlib()
-    macs_arg = args.macs
     patch_path = Path(args.image) if args.image else SOAK_PATCH
     patch = cv2.imread(str(patch_path), cv2.IMREAD_COLOR)
     if patch is None:
@@ -627,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends_for_suffix(path.suffix):
             if backend in wanted and backend in available_backends():
                 logger.info("benchmarking %s on %s", path.name, backend)
-                row = bench_file(path, backend, args, frame, macs_arg, scene)
+                row = bench_file(path, backend, args, frame, scene)
                 if row is not None:
                     rows.append(row)
     share_macs(rows)

@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -160,21 +161,27 @@ def test_threads_option(models: dict[str, Path]) -> None:
         load_backend(models["onnx"], threads=0)
 
 
+def _call_from_threads(fn: Callable[[], np.ndarray], threads: int, calls: int) -> list[np.ndarray]:
+    """Results of ``fn()`` called ``calls`` times from each of ``threads`` threads at once."""
+    results: list[np.ndarray] = []
+
+    def work() -> None:
+        for _ in range(calls):
+            results.append(fn())
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return results
+
+
 def test_concurrent_runs_are_correct(models: dict[str, Path], batch: np.ndarray) -> None:
     for key in ("tflite", "onnx"):
         with load_backend(models[key]) as be:
             expected = be.run(batch)[0]
-            results: list[np.ndarray] = []
-
-            def work(be=be, results=results) -> None:  # noqa: ANN001
-                for _ in range(5):
-                    results.append(be.run(batch)[0])
-
-            threads = [threading.Thread(target=work) for _ in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            results = _call_from_threads(lambda be=be: be.run(batch)[0], threads=4, calls=5)
             assert len(results) == 20 and all(np.array_equal(r, expected) for r in results)
 
 
@@ -232,17 +239,7 @@ def test_run_parallel_concurrent_callers(models: dict[str, Path]) -> None:
     for key in ("tflite", "onnx"):
         with load_backend(models[key], threads=2) as be:
             expected = be.run(crops)[0]
-            results: list[np.ndarray] = []
-
-            def work(be=be, results=results) -> None:  # noqa: ANN001
-                for _ in range(5):
-                    results.append(be.run_parallel(crops)[0])
-
-            threads = [threading.Thread(target=work) for _ in range(3)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            results = _call_from_threads(lambda be=be: be.run_parallel(crops)[0], threads=3, calls=5)
             assert len(results) == 15
             assert all(np.allclose(r, expected, rtol=1e-5, atol=1e-4) for r in results)
 

@@ -283,12 +283,20 @@ class Backend(ABC):
         return self._run_prepared(self._prepare(batch))
 
     def _run_prepared(self, x: np.ndarray) -> list[np.ndarray]:
-        n = x.shape[0]
-        if self.dynamic_batch or n == 1:
-            raw = self._guarded_infer(x)
-        else:
-            parts = [self._guarded_infer(x[i:i + 1]) for i in range(n)]
-            raw = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.outputs))]
+        return self._dequantize_all(self._raw_outputs(self._guarded_infer, x))
+
+    def _raw_outputs(self, infer: Worker, x: np.ndarray) -> list[np.ndarray]:
+        """``infer`` on a prepared batch: in one call when the batch axis is dynamic, else
+        one call per crop."""
+        if self.dynamic_batch or x.shape[0] == 1:
+            return infer(x)
+        return self._concatenate([infer(x[i:i + 1]) for i in range(x.shape[0])])
+
+    def _concatenate(self, parts: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """Per output, the parts' arrays joined along the batch axis."""
+        return [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.outputs))]
+
+    def _dequantize_all(self, raw: list[np.ndarray]) -> list[np.ndarray]:
         return [self._dequantize(out, info) for out, info in zip(raw, self.outputs, strict=True)]
 
     @property
@@ -327,8 +335,7 @@ class Backend(ABC):
                                                     thread_name_prefix=f"edgepose-{self.name}")
             executor = self._executor
         parts = list(executor.map(self._run_chunk, np.array_split(x, chunks)))
-        raw = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.outputs))]
-        return [self._dequantize(out, info) for out, info in zip(raw, self.outputs, strict=True)]
+        return self._dequantize_all(self._concatenate(parts))
 
     def _run_chunk(self, x: np.ndarray) -> list[np.ndarray]:
         """Run one chunk on an idle worker (made if fewer than ``parallel_workers`` exist)."""
@@ -340,14 +347,11 @@ class Backend(ABC):
                 try:
                     worker = self._make_worker()
                 except self.runtime_errors as exc:
-                    raise ModelFileError(f"{self.path.name}: {self.name} failed to make a worker: {exc}") from exc
+                    raise self._runtime_failure("make a worker", exc) from exc
             try:
-                if self.dynamic_batch or x.shape[0] == 1:
-                    return worker(x)
-                parts = [worker(x[i:i + 1]) for i in range(x.shape[0])]
-                return [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.outputs))]
+                return self._raw_outputs(worker, x)
             except self.runtime_errors as exc:
-                raise ModelFileError(f"{self.path.name}: {self.name} failed to run the model: {exc}") from exc
+                raise self._runtime_failure("run the model", exc) from exc
             finally:
                 with self._worker_lock:
                     self._idle_workers.append(worker)
@@ -395,7 +399,10 @@ class Backend(ABC):
             with self._lock:
                 return self._infer(x)
         except self.runtime_errors as exc:
-            raise ModelFileError(f"{self.path.name}: {self.name} failed to run the model: {exc}") from exc
+            raise self._runtime_failure("run the model", exc) from exc
+
+    def _runtime_failure(self, what: str, exc: BaseException) -> ModelFileError:
+        return ModelFileError(f"{self.path.name}: {self.name} failed to {what}: {exc}")
 
     @abstractmethod
     def _infer(self, x: np.ndarray) -> list[np.ndarray]:

@@ -8,8 +8,8 @@ with bounds checks: the ``TFL3`` identifier, the root table, every buffer's exte
 the ``metadata`` entries. A truncated or garbled file therefore fails with a
 ModelFileError rather than inside the runtime. Interpreters are not thread-safe; calls
 are serialised with a lock, and :meth:`~edgepose.backends.Backend.run_parallel` gives
-each worker its own single-threaded interpreter. Models with a dynamic batch dimension (shape signature -1)
-are resized to each batch size; a fixed batch of 1 is looped.
+each worker its own single-threaded interpreter. Models with a dynamic batch dimension
+(shape signature -1) are resized to each batch size; a fixed batch of 1 is looped.
 """
 
 from __future__ import annotations

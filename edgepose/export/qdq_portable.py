@@ -20,11 +20,11 @@ onnxruntime 1.31, the shipped ``simdr_r50_128``) by exposing every quantized ten
 2. :func:`unfuse_residual_adds`. With every activation uint8, ONNX Runtime fuses
    ``DQ, DQ -> Add -> Q`` into ``QLinearAdd``, whose x86-64 and aarch64 kernels round
    differently (MLAS has a fixed-point and a float rescaling path): about one output in 10^4
-   differed by one step per residual add. Through 16 blocks that moved 2 of 102 keypoints by more than 0.5 px. An
-   ONNX ``Sum`` of two inputs is the same operation, but ONNX Runtime has no QDQ fusion for it,
-   so the add runs in float on both CPUs, exactly as the QDQ graph defines it. The outputs were
-   bit-identical on x86-64 and aarch64. It costs about 10 % of ONNX Runtime's
-   x86-64 int8 latency (simdr_r50_128, 1 thread, A/B in one run: 8.1 -> 8.9 ms) and 2 % on
+   differed by one step per residual add. Through 16 blocks that moved 2 of 102 keypoints
+   by more than 0.5 px. An ONNX ``Sum`` of two inputs is the same operation, but ONNX Runtime
+   has no QDQ fusion for it, so the add runs in float on both CPUs, exactly as the QDQ graph
+   defines it. The outputs were bit-identical on x86-64 and aarch64. It costs about 10 % of
+   ONNX Runtime's x86-64 int8 latency (simdr_r50_128, 1 thread, A/B in one run: 8.1 -> 8.9 ms) and 2 % on
    OpenVINO.
 """
 
