@@ -255,10 +255,16 @@ class Estimator:
             None: defaults whose lost/keypoint thresholds are ``score_threshold``.
         score_threshold: keypoint score above which a keypoint counts as found (the tracker's
             default thresholds; ``apps/webcam.py`` draws with it). None: the registry's value
-            for shipped weights, else the file's ``score_threshold`` metadata, else the
-            codec's default (0.3 x the score of a perfect prediction). SimDR scores are
-            softmax maxima, whose scale depends on the bins and on how sharply a model
-            localises, so one number does not fit every model.
+            when ``model`` is a registry name with shipped weights, else the file's
+            ``score_threshold`` metadata, else the codec's default (0.3 x the score of a
+            perfect prediction). Files written by ``quantization/int8.py`` (measured),
+            ``quantization/export.py --score-threshold`` and ``quantization/ship.py`` carry
+            the metadata value, so a shipped file copied elsewhere and loaded by path gets the
+            same threshold as by name; a foreign file (no edgepose metadata, e.g. an RTMPose
+            export) or one exported before the key existed gets the codec's default, and
+            should be given ``score_threshold=`` (``quantization/verify.py`` measures one).
+            SimDR scores are softmax maxima, whose scale depends on the bins and on how
+            sharply a model localises, so one number does not fit every model.
         smoothing: None, "auto" or :class:`~edgepose.smooth.OneEuroParams` (module docstring).
         frame_color: channel order of the frames you pass: "bgr" (OpenCV) or "rgb".
         batching: "auto": the crops of a frame go to the backend together, which spreads

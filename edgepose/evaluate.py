@@ -459,13 +459,32 @@ def pck_hits(
         ``(hits (N, K) bool, labelled (N, K) bool)``; hits are labelled and correct.
     """
     p, g, v = _check_pose_arrays(pred, gt, visible)
+    size = _box_sides(boxes, v)
+    return (np.linalg.norm(p - g, axis=2) <= alpha * size[:, None]) & v, v
+
+
+def _box_sides(boxes: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """(N,) ``max(w, h)`` of (N, 4) ``(x, y, w, h)`` boxes; an error for a sizeless box with labelled joints."""
     b = np.asarray(boxes, dtype=np.float64)
-    if b.shape != (p.shape[0], 4):
+    if b.shape != (visible.shape[0], 4):
         raise InputError(f"boxes must be (N, 4); got {b.shape}")
     size = np.maximum(b[:, 2], b[:, 3])
-    if np.any(size[v.any(axis=1)] <= 0):
+    if np.any(size[visible.any(axis=1)] <= 0):
         raise InputError("a box with no size belongs to a person with labelled joints")
-    return (np.linalg.norm(p - g, axis=2) <= alpha * size[:, None]) & v, v
+    return size
+
+
+def median_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, boxes: np.ndarray) -> float:
+    """Median over labelled keypoints of ``||pred - gt|| / max(w, h)`` (the PCK normaliser).
+
+    Args: as :func:`pck`. Returns a fraction of the box side (NaN with no labelled keypoint).
+    """
+    p, g, v = _check_pose_arrays(pred, gt, visible)
+    size = _box_sides(boxes, v)
+    if not v.any():
+        return float("nan")
+    errors = np.linalg.norm(p - g, axis=2) / np.where(size > 0, size, 1.0)[:, None]
+    return float(np.median(errors[v]))
 
 
 def pck(

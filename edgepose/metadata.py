@@ -30,6 +30,22 @@ Fields (``format_version`` 1)::
     input_name       name of the input tensor ("input")
     quantization     only for int8 files: how they were calibrated (free-form dict)
 
+Optional per-weights runtime defaults, so that a file loaded by path (e.g. a shipped file
+copied elsewhere) behaves as it does by registry name::
+
+    score_threshold  null or a number in [0, 1]: keypoint score above which these weights'
+                     keypoints count as found (``Estimator.score_threshold`` when neither the
+                     caller nor the registry gives one). Measured per file by
+                     quantization/int8.py (on its calibration crops, as quantization/verify.py
+                     does), given to quantization/export.py with --score-threshold, and
+                     written by quantization/ship.py to agree with the manifest. Absent/null:
+                     the codec's default.
+    trained_on       what the weights were trained on (written by quantization/ship.py,
+                     as in the manifest)
+
+``spec`` carries the same two values (``spec["score_threshold"]``, ``spec["trained_on"]``),
+so it describes the weights in the file rather than whatever the registry ships.
+
 This module reads and writes without torch, TensorFlow or the ``onnx`` package: ONNX
 files are handled at the protobuf wire level (only the top-level fields of ``ModelProto``
 are touched, the graph is copied byte for byte); TFLite files through
@@ -61,6 +77,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "int8")
 COLOR_ORDERS = ("bgr", "rgb")
 TFLITE_IDENTIFIER = b"TFL3"
+_KEEP: Any = object()  # with_runtime_defaults: leave the key as it is
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "format_version": int, "edgepose_version": str, "model": str, "spec": dict, "codec": dict,
@@ -96,6 +113,8 @@ def make_metadata(
     input_name: str = "input",
     quantization: dict[str, Any] | None = None,
     outputs: list[str] | None = None,
+    score_threshold: float | None = None,
+    trained_on: str | None = None,
 ) -> dict[str, Any]:
     """The metadata object of one exported file of ``spec`` (a ``ModelSpec``).
 
@@ -110,6 +129,9 @@ def make_metadata(
         quantization: calibration details of an int8 file.
         outputs: output names in the file's output order (default: the codec's order,
             ``simcc_x, simcc_y`` or ``heatmaps``); must be a permutation of those.
+        score_threshold / trained_on: the weights' runtime defaults (module docstring);
+            None leaves them out. The ``spec`` copy gets the same values, not the
+            registry's (which describe the shipped weights, not necessarily these).
 
     Returns:
         A JSON-serialisable dict that passes :func:`validate_metadata`.
@@ -142,7 +164,30 @@ def make_metadata(
     }
     if quantization is not None:
         meta["quantization"] = dict(quantization)
-    return validate_metadata(meta, "<new metadata>")
+    return with_runtime_defaults(meta, score_threshold=score_threshold, trained_on=trained_on)
+
+
+def with_runtime_defaults(meta: dict[str, Any], *, score_threshold: Any = _KEEP,
+                          trained_on: Any = _KEEP) -> dict[str, Any]:
+    """A validated copy of ``meta`` with the weights' runtime defaults set (module docstring).
+
+    Each given value (None removes the key) goes to the top level and to the ``spec`` copy;
+    an omitted one is left as it is.
+    """
+    out = dict(meta)
+    spec = dict(out["spec"]) if isinstance(out.get("spec"), dict) else None
+    for key, value in (("score_threshold", score_threshold), ("trained_on", trained_on)):
+        if value is _KEEP:
+            continue
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = float(value) if key == "score_threshold" and _finite_number(value) else value
+        if spec is not None:
+            spec[key] = out.get(key, "" if key == "trained_on" else None)
+    if spec is not None:
+        out["spec"] = spec
+    return validate_metadata(out, "<new metadata>")
 
 
 def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, Any]:
@@ -183,6 +228,11 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
             raise bad(f"{key} must be one of {list(allowed)}, got {meta[key]!r}")
     if not meta["outputs"] or not all(isinstance(o, str) for o in meta["outputs"]):
         raise bad(f"outputs must be a non-empty list of names, got {meta['outputs']!r}")
+    threshold = meta.get("score_threshold")
+    if threshold is not None and not (_finite_number(threshold) and 0.0 <= threshold <= 1.0):
+        raise bad(f"score_threshold must be null or a number in [0, 1], got {threshold!r}")
+    if "trained_on" in meta and not isinstance(meta["trained_on"], str):
+        raise bad(f"trained_on must be a string, got {meta['trained_on']!r}")
     batch = meta.get("batch_size")
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0):
         raise bad(f"batch_size must be null or a positive integer, got {batch!r}")

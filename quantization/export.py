@@ -8,6 +8,12 @@
 Files: ``{out}/{model}_fp32.onnx`` (input "input" (B,3,H,W) float32, dynamic batch),
 ``{model}_fp32.tflite`` / ``{model}_fp16.tflite`` (input "input" (1,H,W,3) NHWC float32).
 All requested files are written, or none (a failure leaves no partial output).
+
+Score threshold: this script reads no annotated data, so it cannot measure the keypoint score
+threshold of the weights; give it with ``--score-threshold S`` (e.g. the "score thr" that
+quantization/verify.py prints for the file) and every file stores S in its metadata, which the
+runtime uses when the file is loaded by path. Without it the files carry none and the runtime
+falls back to the codec's default. (quantization/int8.py measures it on its calibration crops.)
 """
 
 from __future__ import annotations
@@ -33,8 +39,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tflite-layout", choices=("NHWC", "NCHW"), default="NHWC",
                         help="TFLite input layout (default NHWC: no input transpose)")
     parser.add_argument("--no-check", action="store_true", help="skip the runtime-vs-torch self-check")
+    parser.add_argument("--score-threshold", type=float, metavar="S",
+                        help="keypoint score threshold (in [0, 1]) to store in every file's metadata; this script "
+                             "reads no annotations, so it cannot measure one (quantization/verify.py prints it as "
+                             "'score thr'); default: none stored, the runtime uses the codec's default")
     parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.score_threshold is not None and not 0.0 <= args.score_threshold <= 1.0:
+        parser.error(f"--score-threshold must be in [0, 1]; got {args.score_threshold}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = export_float(
         loaded, args.out_dir, targets, opset=args.opset, dynamic_batch=not args.static_batch,
         tflite_layout=args.tflite_layout, check=not args.no_check, progress=True,
+        score_threshold=args.score_threshold,
     )
     print(summary_table(records))
     return 0

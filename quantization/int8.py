@@ -15,6 +15,11 @@ quantizer calibrated by NNCF ``quantize_pt2e`` (int8 asymmetric activations / sy
 channel weights; ``--preset`` does not apply); its input tensor is int8. ``--head float`` keeps
 the SimDR 1-D head (final conv + x/y Linear) in float. Files: ``{out}/{model}_int8.onnx``,
 ``{out}/{model}_int8.tflite``; all are written or none.
+
+Score threshold: each file's metadata carries ``score_threshold``, measured per file on the
+calibration crops exactly as quantization/verify.py measures its "score thr" (the 10th
+percentile of the scores of the keypoints placed within 0.2 x their box), so the file loaded by
+path (``Estimator("x_int8.onnx")``) uses it; ``--score-threshold S`` stores S instead.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edgepose.export.calibration import calibration_batch
+from edgepose.export.calibration import calibration_crops
 from edgepose.export.cli import add_model_args, model_from_args, run_main, setup_logging
 from edgepose.export.onnx_export import DEFAULT_OPSET
 from edgepose.export.pipeline import INT8_FORMATS, export_int8, parse_list
@@ -50,8 +55,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "faster on x86-64, but results then differ slightly between x86-64 and aarch64)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     parser.add_argument("--tflite-layout", choices=("NHWC", "NCHW"), default="NHWC")
+    parser.add_argument("--score-threshold", type=float, metavar="S",
+                        help="store S (in [0, 1]) as the files' keypoint score threshold instead of measuring it "
+                             "(default: measured per file on the calibration crops, as quantization/verify.py does)")
     parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.score_threshold is not None and not 0.0 <= args.score_threshold <= 1.0:
+        parser.error(f"--score-threshold must be in [0, 1]; got {args.score_threshold}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,9 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = QuantOptions(subset_size=args.subset_size, preset=args.preset, head=args.head,
                            bias_correction=args.bias_correction == "on", fuse_residual_adds=args.fuse_residual_adds)
     loaded = model_from_args(args)
-    calibration = calibration_batch(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed, progress=True)
-    records = export_int8(loaded, args.out_dir, calibration, formats, options, opset=args.opset,
-                          tflite_layout=args.tflite_layout, progress=True)
+    crops = calibration_crops(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed, progress=True)
+    records = export_int8(loaded, args.out_dir, crops.batch, formats, options, opset=args.opset,
+                          tflite_layout=args.tflite_layout, progress=True, score_threshold=args.score_threshold,
+                          threshold_crops=None if args.score_threshold is not None else crops)
     print(summary_table(records))
     return 0
 

@@ -12,6 +12,15 @@ drops a model from the manifest and deletes its files. Commit the result rarely:
 100 MB of weights in all, counted as the bytes stored in the package. ``--xz`` stores each file
 xz-packed (``<file name>.xz``, about 10 % smaller for int8 weights); the runtime unpacks it once into
 its cache and checks the unpacked file against the pinned sha256.
+
+The shipped copies carry what the registry says about their weights, so a shipped file copied
+elsewhere and loaded by path behaves as it does by name: before packing, ship.py writes
+``trained_on`` and the model's ``score_threshold`` into each copy's edgepose metadata (the exported
+files given are not modified), and pins the sha256 and size of the copy. The score threshold is
+``--score-threshold`` when given (it wins over a threshold the files carry, with a log line);
+else the one the files carry (quantization/int8.py measures one per file; when a model's files
+differ, the lowest goes into the manifest and into every file, so each still counts at least
+90 % of its well-placed keypoints as found); else none (the runtime then uses the codec's default).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from pathlib import Path
 from edgepose.errors import InputError
 from edgepose.export.atomic import StagedOutputs
 from edgepose.export.cli import run_main
-from edgepose.metadata import detect_format, read_metadata
+from edgepose.metadata import detect_format, read_metadata, with_runtime_defaults, write_metadata
 from edgepose.zoo import MANIFEST, PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, get_spec, read_manifest, sha256_of
 
 logger = logging.getLogger("ship")
@@ -41,8 +50,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--trained-on", help="what the weights were trained on (shown by the registry)")
     p.add_argument("--remove", action="append", default=[], metavar="MODEL", help="unship a model")
     p.add_argument("--score-threshold", type=float, metavar="S",
-                   help="keypoint score above which these weights' keypoints count as found (drawing, tracking); "
-                        "quantization/verify.py suggests one per file")
+                   help="keypoint score above which these weights' keypoints count as found (drawing, tracking), "
+                        "written into the manifest and into every shipped file's metadata; quantization/verify.py "
+                        "suggests one per file (default: the threshold the files carry, see above)")
     p.add_argument("--xz", action="store_true", help="store the files xz-packed (unpacked into the cache on first use)")
     args = p.parse_args(argv)
     if args.files and not args.trained_on:
@@ -63,16 +73,43 @@ def file_entry(path: Path, packed: bool = False) -> tuple[str, dict[str, object]
     """(model name, manifest file entry) of an exported file; the file is checked first.
 
     ``packed``: the package stores ``<name>.xz``; sha256 and size stay those of ``path``."""
+    meta = checked_metadata(path)
+    url = PACKAGE_SCHEME + path.name + (PACKED_SUFFIX if packed else "")
+    entry = {"format": detect_format(path), "precision": meta["precision"], "url": url, "sha256": sha256_of(path),
+             "size": path.stat().st_size}
+    return str(meta["model"]), entry
+
+
+def checked_metadata(path: Path) -> dict[str, object]:
+    """The edgepose metadata of an exported file that can ship (it exists, and names a registry model)."""
     if not path.is_file():
         raise InputError(f"{path} does not exist")
-    fmt = detect_format(path)
+    detect_format(path)
     meta = read_metadata(path)
-    model = meta["model"]
-    get_spec(model)  # only registry models can ship
-    url = PACKAGE_SCHEME + path.name + (PACKED_SUFFIX if packed else "")
-    entry = {"format": fmt, "precision": meta["precision"], "url": url, "sha256": sha256_of(path),
-             "size": path.stat().st_size}
-    return model, entry
+    get_spec(meta["model"])  # only registry models can ship
+    return meta
+
+
+def model_score_threshold(model: str, carried: dict[str, float | None], flag: float | None) -> float | None:
+    """The score threshold shipped for ``model``, whose files (name -> threshold in their metadata)
+    are ``carried``: ``flag`` (``--score-threshold``) if given, else the lowest one carried, else None."""
+    values = {name: v for name, v in carried.items() if v is not None}
+    if flag is not None:
+        for name, value in values.items():
+            if value != flag:
+                logger.info("%s carries score threshold %g; --score-threshold %g wins (manifest and file)",
+                            name, value, flag)
+        return flag
+    if not values:
+        return None
+    lowest = min(values.values())
+    if len(set(values.values())) > 1:
+        listed = ", ".join(f"{name} {value:g}" for name, value in values.items())
+        logger.info("%s: the files carry different score thresholds (%s); shipping the lowest, %g, in the manifest "
+                    "and every file (pass --score-threshold to choose)", model, listed, lowest)
+    if len(values) < len(carried):
+        logger.info("%s: score threshold %g, from its files, also goes into the files that carry none", model, lowest)
+    return lowest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,29 +122,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         if entry is None:
             raise InputError(f"{name} is not shipped; shipped: {sorted(models)}")
         removed += [package_file(f["url"]) for f in entry["files"]]
-    new: dict[str, list[dict[str, object]]] = {}
-    sources = []  # (exported file, its manifest entry)
+    sources: dict[str, list[tuple[Path, dict[str, object]]]] = {}  # model -> (exported file, its metadata)
     for raw in args.files:
-        model, entry = file_entry(Path(raw), packed=args.xz)
-        new.setdefault(model, []).append(entry)
-        sources.append((raw, entry))
-    for model, files in new.items():
-        if model in models:  # replaced as a whole: its old files go unless a new entry reuses the path
-            removed += [package_file(f["url"]) for f in models[model]["files"]]
-        models[model] = {"trained_on": args.trained_on, "files": files}
-        if args.score_threshold is not None:
-            models[model]["score_threshold"] = args.score_threshold
+        path = Path(raw)
+        meta = checked_metadata(path)
+        sources.setdefault(str(meta["model"]), []).append((path, meta))
+    thresholds = {model: model_score_threshold(model, {p.name: m.get("score_threshold") for p, m in items},
+                                               args.score_threshold)
+                  for model, items in sources.items()}
     with StagedOutputs() as out:  # the files and the manifest land together or not at all
         stored = {}  # package file -> bytes it takes in the package
-        for raw, entry in sources:
-            target = package_file(str(entry["url"]))
-            staged = out.stage(target)
-            if args.xz:
-                with open(raw, "rb") as src, lzma.open(staged, "wb", preset=6) as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            else:
-                shutil.copyfile(raw, staged)
-            stored[target] = staged.stat().st_size
+        for model, items in sources.items():
+            files = []
+            for path, meta in items:
+                # the shipped copy carries the registry's word on its weights; the exported file stays as it is
+                url = PACKAGE_SCHEME + path.name + (PACKED_SUFFIX if args.xz else "")
+                target = package_file(url)
+                staged = out.stage(target)
+                plain = out.scratch(package_file(PACKAGE_SCHEME + path.name)) if args.xz else staged
+                shutil.copyfile(path, plain)
+                shipped_meta = with_runtime_defaults(meta, score_threshold=thresholds[model],
+                                                     trained_on=args.trained_on)
+                if shipped_meta != meta:
+                    write_metadata(plain, shipped_meta)
+                if args.xz:
+                    with open(plain, "rb") as src, lzma.open(staged, "wb", preset=6) as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                stored[target] = staged.stat().st_size
+                _, entry = file_entry(plain)
+                files.append({**entry, "url": url})
+            if model in models:  # replaced as a whole: its old files go unless a new entry reuses the path
+                removed += [package_file(f["url"]) for f in models[model]["files"]]
+            models[model] = {"trained_on": args.trained_on, "files": files}
+            if thresholds[model] is not None:
+                models[model]["score_threshold"] = thresholds[model]
         for entry in models.values():
             for f in entry["files"]:
                 path = package_file(f["url"])
@@ -126,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = package_file(f["url"])
             print(f"{model:16s} {f['format']:6s} {f['precision']:5s} {int(f['size']) / 1e6:6.1f} MB  "
                   f"stored {stored[path] / 1e6:6.1f} MB as {path.name}  {f['sha256'][:16]}")
+        threshold = entry.get("score_threshold")
+        print(f"{model:16s} score threshold {'-' if threshold is None else f'{threshold:g}'} (manifest"
+              f"{' and files' if model in sources else ''})")
     print(f"total {total / 1e6:.1f} MB stored in {WEIGHTS_DIR}")
     return 0
 

@@ -29,16 +29,28 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
 def test_export_int8_verify_cli(setup, capsys: pytest.CaptureFixture[str]) -> None:
     d, ckpt, ann = setup
     out = d / "exports"
-    assert load_cli("export").main(["--checkpoint", str(ckpt), "--out-dir", str(out), "--targets", "onnx"]) == 0
+    assert load_cli("export").main(["--checkpoint", str(ckpt), "--out-dir", str(out), "--targets", "onnx",
+                                    "--score-threshold", "0.125"]) == 0
     table = capsys.readouterr().out
-    assert "simdr_r18_64_fp32.onnx" in table and "size MB" in table and "seconds" in table
+    assert "simdr_r18_64_fp32.onnx" in table and "size MB" in table and "seconds" in table and "0.125" in table
+    assert read_metadata(out / "simdr_r18_64_fp32.onnx")["score_threshold"] == 0.125  # given: export.py reads no labels
     assert load_cli("int8").main([
         "--checkpoint", str(ckpt), "--ann", str(ann), "--images", str(ann.parent / "images"),
         "--out-dir", str(out), "--formats", "onnx", "--subset-size", "6",
     ]) == 0
     table = capsys.readouterr().out
-    assert "simdr_r18_64_int8.onnx" in table and "int8" in table
-    assert read_metadata(out / "simdr_r18_64_int8.onnx")["quantization"]["subset_size"] == 6
+    assert "simdr_r18_64_int8.onnx" in table and "int8" in table and "score thr" in table
+    int8_meta = read_metadata(out / "simdr_r18_64_int8.onnx")
+    assert int8_meta["quantization"]["subset_size"] == 6
+    # measured on the calibration crops, exactly as verify.py measures the file on those crops
+    from edgepose.export import load_checkpoint
+    from edgepose.export.calibration import calibration_crops
+    from edgepose.export.verify import verify_files
+
+    loaded = load_checkpoint(ckpt)
+    crops = calibration_crops(ann, ann.parent / "images", loaded.spec, 6)
+    row = verify_files(loaded, [out / "simdr_r18_64_int8.onnx"], crops, repeats=1, compute_ap=False)[1]
+    assert row.score_threshold is not None and int8_meta["score_threshold"] == row.score_threshold
     assert load_cli("verify").main([
         "--checkpoint", str(ckpt), str(out / "simdr_r18_64_fp32.onnx"), str(out / "simdr_r18_64_int8.onnx"),
         "--ann", str(ann), "--images", str(ann.parent / "images"), "--repeats", "3",
@@ -48,6 +60,39 @@ def test_export_int8_verify_cli(setup, capsys: pytest.CaptureFixture[str]) -> No
     fp32_row = next(line for line in lines if "fp32.onnx" in line).split()
     assert float(fp32_row[4]) == 100.0 and float(fp32_row[7]) == 0.0  # all keypoints agree, dAP 0
     assert float(fp32_row[9]) == 0.0  # dPCK 0
+
+
+def test_score_threshold_options(setup, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    d, ckpt, ann = setup
+    data = ["--ann", str(ann), "--images", str(ann.parent / "images"), "--subset-size", "4"]
+    for cli, extra in (("export", []), ("int8", data)):
+        for bad in ("1.5", "-0.1", "nan"):
+            with pytest.raises(SystemExit):
+                load_cli(cli).main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path), *extra,
+                                    "--score-threshold", bad])
+        assert "--score-threshold" in capsys.readouterr().err
+    # int8.py --score-threshold: stored as given, nothing measured
+    assert load_cli("int8").main(["--checkpoint", str(ckpt), "--out-dir", str(tmp_path), *data, "--formats", "onnx",
+                                  "--score-threshold", "0.25"]) == 0
+    assert read_metadata(tmp_path / "simdr_r18_64_int8.onnx")["score_threshold"] == 0.25
+
+
+def test_export_float_measures_the_score_threshold_on_given_crops(setup, tmp_path) -> None:
+    """export_float with threshold_crops: fp32 ONNX and TFLite carry verify.py's measurement (stand-in model)."""
+    from _export_helpers import tiny_model
+
+    from edgepose.export.calibration import coco_person_crops
+    from edgepose.export.pipeline import export_float
+    from edgepose.export.verify import verify_files
+
+    _, _, ann = setup
+    loaded = tiny_model()
+    crops = coco_person_crops(ann, ann.parent / "images", loaded.spec)
+    records = export_float(loaded, tmp_path, ("onnx", "tflite"), threshold_crops=crops)
+    rows = verify_files(loaded, [r.path for r in records], crops, repeats=1, compute_ap=False)
+    for record, row in zip(records, rows[1:]):
+        assert read_metadata(record.path).get("score_threshold") == row.score_threshold == record.score_threshold
+    assert all(r.score_threshold is not None for r in records)
 
 
 def test_crops_pck_scores_keypoints_in_frame_pixels_against_the_annotations(setup) -> None:

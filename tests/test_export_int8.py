@@ -10,7 +10,7 @@ from _export_helpers import activation_zero_point_types, dequantized_adds, rando
 from _stick_dataset import write_stick_dataset
 
 from edgepose.export import QuantOptions, quantize_onnx, quantize_tflite
-from edgepose.export.calibration import calibration_batch, coco_person_crops
+from edgepose.export.calibration import calibration_batch, calibration_crops, coco_person_crops
 from edgepose.export.common import torch_outputs
 from edgepose.export.pipeline import export_int8
 from edgepose.export.runtime import FileRunner
@@ -27,12 +27,20 @@ def stick(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def int8_files(tmp_path_factory: pytest.TempPathFactory, stick: Path):
+def int8_run(tmp_path_factory: pytest.TempPathFactory, stick: Path):
+    """(loaded model, output records, calibration crops) of one export_int8 run, as quantization/int8.py does it."""
     loaded = seeded_model("simdr_r18_64")
-    cal = calibration_batch(stick, stick.parent / "images", loaded.spec, SUBSET)
+    crops = calibration_crops(stick, stick.parent / "images", loaded.spec, SUBSET)
     out = tmp_path_factory.mktemp("int8")
-    records = export_int8(loaded, out, cal, ("onnx", "tflite"), QuantOptions(subset_size=SUBSET))
-    return loaded, {r.format: r.path for r in records}, cal
+    records = export_int8(loaded, out, crops.batch, ("onnx", "tflite"), QuantOptions(subset_size=SUBSET),
+                          threshold_crops=crops)
+    return loaded, records, crops
+
+
+@pytest.fixture(scope="module")
+def int8_files(int8_run):
+    loaded, records, crops = int8_run
+    return loaded, {r.format: r.path for r in records}, crops.batch
 
 
 def test_calibration_uses_the_runtime_preprocessing(stick: Path) -> None:
@@ -64,6 +72,20 @@ def test_int8_files_written_with_metadata(int8_files) -> None:
     assert read_metadata(files["tflite"])["output_dtype"] == "float32"  # float head
     # nothing but the two files: the temporary fp32 ONNX and staging files are gone
     assert sorted(p.name for p in files["onnx"].parent.iterdir()) == sorted(p.name for p in files.values())
+
+
+def test_int8_files_carry_the_score_threshold_verify_measures(int8_run) -> None:
+    """Each int8 file stores the score threshold that quantization/verify.py measures for it on the same crops."""
+    from edgepose.export.verify import verify_files
+
+    loaded, records, crops = int8_run
+    rows = verify_files(loaded, [r.path for r in records], crops, repeats=1, compute_ap=False)
+    for record, row in zip(records, rows[1:]):
+        stored = read_metadata(record.path)
+        assert row.score_threshold is not None and 0.0 < row.score_threshold <= 1.0
+        assert stored["score_threshold"] == row.score_threshold == record.score_threshold, record.format
+        assert stored["spec"]["score_threshold"] == row.score_threshold  # the spec copy describes these weights
+    assert records[0].score_threshold != records[1].score_threshold  # measured per file
 
 
 def test_int8_files_load_and_run(int8_files) -> None:

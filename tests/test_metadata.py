@@ -60,6 +60,42 @@ def test_make_metadata_from_spec() -> None:
         make_metadata(spec, "NCHW", "int4")
 
 
+def test_runtime_defaults_are_optional_validated_and_mirrored_in_spec(onnx_file: Path) -> None:
+    from edgepose.metadata import with_runtime_defaults
+    from edgepose.zoo import with_files
+
+    # the registry's values describe its shipped weights, not an export's: the spec copy drops them
+    shipped = with_files(get_spec("simdr_r18_64"), (), "shipped set", 0.02)
+    plain = make_metadata(shipped, "NCHW", "fp32")
+    assert "score_threshold" not in plain and "trained_on" not in plain
+    assert plain["spec"]["score_threshold"] is None and plain["spec"]["trained_on"] == ""
+    meta = make_metadata(shipped, "NCHW", "fp32", score_threshold=0.125, trained_on="stick figures")
+    assert meta["score_threshold"] == 0.125 and meta["trained_on"] == "stick figures"
+    assert meta["spec"]["score_threshold"] == 0.125 and meta["spec"]["trained_on"] == "stick figures"
+    write_metadata(onnx_file, meta)
+    assert read_metadata(onnx_file) == meta
+    again = with_runtime_defaults(meta, score_threshold=0.5)  # trained_on kept
+    assert again["score_threshold"] == 0.5 == again["spec"]["score_threshold"]
+    assert again["trained_on"] == "stick figures"
+    cleared = with_runtime_defaults(meta, score_threshold=None)
+    assert "score_threshold" not in cleared and cleared["spec"]["score_threshold"] is None
+    assert validate_metadata(dict(plain, score_threshold=None), "x")["score_threshold"] is None  # null: not set
+    for value in (0, 1, 0.0, 1.0):
+        validate_metadata(dict(plain, score_threshold=value), "x")
+    for bad in (-0.01, 1.01, "0.5", True, [0.5], 10**400):
+        with pytest.raises(ModelFileError, match=r"f\.onnx: invalid edgepose metadata: score_threshold"):
+            validate_metadata(dict(plain, score_threshold=bad), "f.onnx")
+        with pytest.raises(ModelFileError, match="score_threshold"):
+            with_runtime_defaults(plain, score_threshold=bad)
+    for bad in (3, None, ["x"]):
+        with pytest.raises(ModelFileError, match="trained_on"):
+            validate_metadata(dict(plain, trained_on=bad), "f.onnx")
+    # a bad value cannot be written, and a file holding one is refused by name
+    with pytest.raises(ModelFileError, match="score_threshold"):
+        write_metadata(onnx_file, dict(plain, score_threshold=2.0))
+    assert read_metadata(onnx_file) == meta
+
+
 def test_onnx_round_trip(onnx_file: Path) -> None:
     import onnx
     import onnxruntime as ort

@@ -53,9 +53,11 @@ def test_estimator_threshold_argument_then_registry_then_metadata_then_codec(
     for bad in (-0.1, 1.5, "high", True, float("nan")):
         with pytest.raises(InputError, match="score_threshold"):
             Estimator(plain, smoothing=None, score_threshold=bad)
-    odd = make_onnx(tmp_path / "odd.onnx", metadata=metadata_for((64, 64), extra={"score_threshold": "x"}))
-    with pytest.raises(InputError, match="score_threshold"):
-        Estimator(odd, smoothing=None)
+    # the metadata schema checks the key: a bad value names the file
+    for bad in ("x", 1.5, -0.1, True):
+        odd = make_onnx(tmp_path / "odd.onnx", metadata=metadata_for((64, 64), extra={"score_threshold": bad}))
+        with pytest.raises(ModelFileError, match=r"odd\.onnx.*score_threshold"):
+            Estimator(odd, smoothing=None)
 
 
 @pytest.mark.parametrize("value", ["0.5", "-1", "2", "true", "null"])

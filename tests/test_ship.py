@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _export_helpers import load_cli
+from _registry_checks import SKIP_REASON, assert_path_matches_registry, shipped_files_lack_score_threshold
 from _tiny_models import make_onnx, make_tflite, metadata_for
 
 from edgepose import Estimator, zoo
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
 from edgepose.evaluate import pck
+from edgepose.metadata import read_metadata, with_runtime_defaults, write_metadata
 
 
 @pytest.fixture()
@@ -27,10 +32,26 @@ def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, 
     return folder, ship
 
 
-def tiny_files(folder: Path, model: str) -> list[Path]:
+def tiny_files(folder: Path, model: str, thresholds: tuple[float | None, float | None] = (None, None)) -> list[Path]:
+    """A tiny int8 ONNX and TFLite file of ``model``; ``thresholds``: their metadata score_threshold."""
     folder.mkdir(parents=True, exist_ok=True)
-    return [make_onnx(folder / f"{model}_int8.onnx", metadata=metadata_for((64, 64), name=model, precision="int8")),
-            make_tflite(folder / f"{model}_int8.tflite", metadata=metadata_for((64, 64), name=model, precision="int8"))]
+
+    def meta(threshold: float | None) -> dict:
+        extra = {} if threshold is None else {"score_threshold": threshold}
+        return metadata_for((64, 64), name=model, precision="int8", extra=extra)
+
+    return [make_onnx(folder / f"{model}_int8.onnx", metadata=meta(thresholds[0])),
+            make_tflite(folder / f"{model}_int8.tflite", metadata=meta(thresholds[1]))]
+
+
+def shipped_bytes(src: Path, trained_on: str, score_threshold: float | None = None) -> bytes:
+    """What ship.py stores for ``src``: a copy whose metadata carries ``trained_on`` and ``score_threshold``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / src.name
+        shutil.copyfile(src, copy)
+        write_metadata(copy, with_runtime_defaults(read_metadata(src), score_threshold=score_threshold,
+                                                   trained_on=trained_on))
+        return copy.read_bytes()
 
 
 def test_ship_pins_files_and_the_registry_serves_them(weights_dir, tmp_path: Path) -> None:
@@ -74,8 +95,8 @@ def test_xz_packed_files_unpack_once_into_the_cache_and_are_verified(
                 if s.name == "simdr_r18_64")
     onnx = spec.find_file("onnx", "int8")
     path = zoo.fetch_file(onnx)
-    assert path.parent == tmp_path / "cache" and path.read_bytes() == files[0].read_bytes()
-    assert zoo.sha256_of(path) == onnx.sha256 == zoo.sha256_of(files[0])
+    assert path.parent == tmp_path / "cache" and path.read_bytes() == shipped_bytes(files[0], "t")
+    assert zoo.sha256_of(path) == onnx.sha256
     mtime = path.stat().st_mtime_ns
     assert zoo.fetch_file(onnx) == path and path.stat().st_mtime_ns == mtime  # unpacked once
     monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", spec)
@@ -83,7 +104,7 @@ def test_xz_packed_files_unpack_once_into_the_cache_and_are_verified(
         assert est.backend.path == path
     # a corrupted cache copy is unpacked again; a damaged package file is a clear error, nothing cached
     path.write_bytes(b"junk")
-    assert zoo.fetch_file(onnx).read_bytes() == files[0].read_bytes()
+    assert zoo.fetch_file(onnx).read_bytes() == shipped_bytes(files[0], "t")
     packed = folder / "simdr_r18_64_int8.onnx.xz"
     data = packed.read_bytes()
     for damaged in (data[: len(data) // 2], data[:200] + bytes([data[200] ^ 0xFF]) + data[201:], b""):
@@ -102,7 +123,7 @@ def test_ship_interleaved_models_and_repacking(weights_dir, tmp_path: Path) -> N
     a, b = tiny_files(tmp_path / "a", "simdr_r18_64"), tiny_files(tmp_path / "b", "simdr_r18_128")
     assert ship.main([str(a[0]), str(b[0]), str(a[1]), str(b[1]), "--trained-on", "t"]) == 0
     for src in (*a, *b):  # every package file holds its own source, whatever the argument order
-        assert (folder / src.name).read_bytes() == src.read_bytes()
+        assert (folder / src.name).read_bytes() == shipped_bytes(src, "t")
     # shipping a model again packed replaces its files: the unpacked ones are deleted
     assert ship.main([*map(str, a), "--trained-on", "t", "--xz"]) == 0
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -149,6 +170,113 @@ def test_ship_refuses_unknown_models_and_files_without_metadata(weights_dir, tmp
     with pytest.raises(ModelFileError, match="bare.onnx"):
         ship.main([str(bare), "--trained-on", "x"])
     assert list(folder.iterdir()) == []
+
+
+# ---- the score threshold (and trained_on) travel in the shipped files -------------------------------
+def shipped_entry(folder: Path, model: str) -> tuple[dict, dict[str, dict]]:
+    """(manifest entry of ``model``, {format: metadata of its package file}) after a ship."""
+    entry = zoo.read_manifest(folder / "manifest.json")[model]
+    metas = {}
+    for f in entry["files"]:
+        path = folder / f["url"][len("package://"):]
+        assert zoo.sha256_of(path) == f["sha256"] and path.stat().st_size == f["size"]  # pins the rewritten copy
+        metas[f["format"]] = read_metadata(path)
+    return entry, metas
+
+
+def test_ship_writes_the_score_threshold_into_manifest_and_files(weights_dir, tmp_path: Path) -> None:
+    folder, ship = weights_dir
+    files = tiny_files(tmp_path / "exports", "simdr_r18_64")
+    before = [f.read_bytes() for f in files]
+    assert ship.main([*map(str, files), "--trained-on", "test set", "--score-threshold", "0.05"]) == 0
+    entry, metas = shipped_entry(folder, "simdr_r18_64")
+    assert entry["score_threshold"] == 0.05 and sorted(metas) == ["onnx", "tflite"]
+    for meta in metas.values():
+        assert meta["score_threshold"] == 0.05 and meta["trained_on"] == "test set"
+        assert meta["spec"]["score_threshold"] == 0.05 and meta["spec"]["trained_on"] == "test set"
+    assert [f.read_bytes() for f in files] == before  # the exported files are not modified
+    # without --score-threshold and without one in the files: none anywhere (the codec's default applies)
+    assert ship.main([*map(str, files), "--trained-on", "t"]) == 0
+    entry, metas = shipped_entry(folder, "simdr_r18_64")
+    assert "score_threshold" not in entry
+    assert all("score_threshold" not in m and m["spec"]["score_threshold"] is None for m in metas.values())
+    assert all(m["trained_on"] == "t" for m in metas.values())
+
+
+def test_ship_takes_the_files_threshold_or_the_flag_and_says_when_they_differ(
+        weights_dir, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, ship = weights_dir
+    monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))
+    caplog.set_level(logging.INFO, logger="ship")
+    same = tiny_files(tmp_path / "same", "simdr_r18_64", (0.04, 0.04))
+    assert ship.main([*map(str, same), "--trained-on", "t"]) == 0  # the manifest takes the files' threshold
+    entry, metas = shipped_entry(folder, "simdr_r18_64")
+    assert entry["score_threshold"] == 0.04 and all(m["score_threshold"] == 0.04 for m in metas.values())
+    assert "wins" not in caplog.text and "different" not in caplog.text
+    # files measured separately differ: the lowest goes into the manifest and into both files, with a log line
+    mixed = tiny_files(tmp_path / "mixed", "simdr_r18_64", (0.06, 0.04))
+    assert ship.main([*map(str, mixed), "--trained-on", "t"]) == 0
+    entry, metas = shipped_entry(folder, "simdr_r18_64")
+    assert entry["score_threshold"] == 0.04 and all(m["score_threshold"] == 0.04 for m in metas.values())
+    assert "different score thresholds" in caplog.text
+    # both given and different: the flag wins, in the manifest and in the (xz-packed) files, and the log says so
+    caplog.clear()
+    assert ship.main([*map(str, same), "--trained-on", "t", "--score-threshold", "0.1", "--xz"]) == 0
+    entry = zoo.read_manifest(folder / "manifest.json")["simdr_r18_64"]
+    assert entry["score_threshold"] == 0.1
+    for f in entry["files"]:
+        assert read_metadata(zoo.fetch_file(zoo.ModelFile(**f)))["score_threshold"] == 0.1
+    assert "simdr_r18_64_int8.onnx carries score threshold 0.04; --score-threshold 0.1 wins" in caplog.text
+
+
+def test_estimator_by_path_matches_the_registry_name(
+        weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shipped file copied elsewhere and loaded by path: same score threshold and poses as by name."""
+    folder, ship = weights_dir
+    monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))
+    files = tiny_files(tmp_path / "exports", "simdr_r18_64")
+    for packed in ([], ["--xz"]):
+        assert ship.main([*map(str, files), "--trained-on", "t", "--score-threshold", "0.05", *packed]) == 0
+        spec = next(s for s in zoo._with_shipped_files(zoo._paper_models(), zoo.read_manifest(folder / "manifest.json"))
+                    if s.name == "simdr_r18_64")
+        monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", spec)
+        assert_path_matches_registry("simdr_r18_64")
+        with Estimator(folder.parent / "exports" / "simdr_r18_64_int8.onnx", smoothing=None) as exported:
+            assert exported.score_threshold != 0.05  # the check above is not vacuous: the source file has none
+
+
+def test_files_without_a_threshold_fall_back_as_documented(
+        weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files shipped before the key existed: by name the registry's threshold, by path the codec's default."""
+    folder, ship = weights_dir
+    files = tiny_files(tmp_path / "exports", "simdr_r18_64")
+    assert ship.main([*map(str, files), "--trained-on", "t", "--score-threshold", "0.05"]) == 0
+    for path in folder.glob("simdr_r18_64_int8.*"):  # strip the key again, as in files shipped before it
+        write_metadata(path, with_runtime_defaults(read_metadata(path), score_threshold=None))
+    manifest = zoo.read_manifest(folder / "manifest.json")
+    for f in manifest["simdr_r18_64"]["files"]:
+        path = folder / f["url"][len("package://"):]
+        f.update(sha256=zoo.sha256_of(path), size=path.stat().st_size)
+    spec = next(s for s in zoo._with_shipped_files(zoo._paper_models(), manifest) if s.name == "simdr_r18_64")
+    monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", spec)
+    default = spec.build_codec().default_score_threshold()
+    for fmt, backend in (("onnx", "onnxruntime"), ("tflite", "tflite")):
+        path = folder / f"simdr_r18_64_int8.{fmt}"
+        with Estimator("simdr_r18_64", backend=backend, smoothing=None) as by_name, \
+                Estimator(path, backend=backend, smoothing=None) as by_path, \
+                Estimator(path, backend=backend, smoothing=None, score_threshold=0.2) as given:
+            assert by_name.backend.path == path
+            assert by_name.score_threshold == 0.05  # registry
+            assert by_path.score_threshold == pytest.approx(default) == pytest.approx(0.27)  # codec default
+            assert given.score_threshold == 0.2  # the argument first
+    with pytest.raises(AssertionError, match="score_threshold"):  # and the shipping check catches such files
+        assert_path_matches_registry("simdr_r18_64")
+    # a foreign file (no edgepose metadata) described by arguments: the codec's default too
+    bare = make_onnx(tmp_path / "bare.onnx", metadata=None)
+    codec = {"type": "simdr", "input_hw": [64, 64], "split_ratio": 3.0, "label_smoothing": 0.1}
+    with Estimator(bare, codec=codec, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), color_order="bgr",
+                   keypoint_set="coco17", smoothing=None) as foreign:
+        assert foreign.score_threshold == pytest.approx(0.27)
 
 
 @pytest.mark.parametrize("text", ["{", "[]", '{"format_version": 2, "models": {}}',
@@ -214,3 +342,11 @@ def cv2_imread(path: Path) -> np.ndarray:
     image = cv2.imread(str(path))
     assert image is not None, path
     return image
+
+
+@pytest.mark.parametrize("model", sorted(zoo.read_manifest()))
+def test_shipped_files_loaded_by_path_match_the_registry(model: str) -> None:
+    """Every shipped model: its files, copied elsewhere and loaded by path, behave as by name."""
+    if shipped_files_lack_score_threshold(model):
+        pytest.skip(SKIP_REASON)
+    assert_path_matches_registry(model)

@@ -109,7 +109,7 @@ def test_missing_training_files_name_the_file(tmp_path):
 def test_torchrun_ddp_matches_single_process(stick_data, tmp_path):
     """2 gloo processes: replicas stay identical and step 1's loss equals one process on the global batch."""
     common = _args(stick_data, model="simdr_r18_64", workers=0, max_steps_per_epoch=3, epochs=1,
-                   val_ann="", log_every=1, device="cpu", seed=3)
+                   val_ann="", log_every=1, device="cpu", seed=3, precision="fp32")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ddp_out = tmp_path / "ddp"
     subprocess.run(

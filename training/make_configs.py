@@ -86,12 +86,16 @@ SYNTH_BUDGET = {  # model -> (epochs, steps per epoch, lr drop epochs, validate 
 SYNTH_AUGMENTATION = {"scale_factor": 0.25, "rotation_prob": 0.0, "half_body_prob": 0.0, "flip_prob": 0.5}
 
 
+# Phases 1-3 ran before bf16 training existed: fp32, NCHW (kept so that they reproduce).
+SYNTH_V1_PRECISION = {"precision": "fp32", "channels_last": False}
+
+
 def synthetic_recipe(name: str) -> dict[str, object]:
     """A from-scratch CPU recipe on synthetic humans (no ImageNet trunk: nothing is downloaded)."""
     epochs, steps, drops, every = SYNTH_BUDGET[name]
     return {"model": name, **SYNTH_DATA, "epochs": epochs, "max_steps_per_epoch": steps, "lr": 1e-3,
             "lr_steps": drops, **SYNTH_AUGMENTATION, "batch_size": 32, "workers": 2, "val_every": every, "device": "cpu",
-            "output_dir": "runs/synth", "resume": "auto"}
+            "output_dir": "runs/synth", "resume": "auto", **SYNTH_V1_PRECISION}
 
 
 # Phase 2: the four ResNet-50 runs continue from their phase-1 weights with equal extra steps
@@ -133,6 +137,28 @@ def synthetic_phase3_recipe(name: str) -> dict[str, object]:
             "max_steps_per_epoch": steps, "lr_steps": drops, "val_every": every, "output_dir": "runs/synth3"}
 
 
+# v2 (the weights-v2 campaign, training/RECIPES.md "Weights v2"): from scratch, bf16 autocast +
+# channels_last, one loader worker, warm-up then cosine decay to zero over the whole budget,
+# AdamW, best.pt by PCK@0.1, an epoch of 500 steps (16 k samples) validated and checkpointed each
+# time; the compact checkpoint kept in git lets the campaign continue on another machine.
+# model -> (epochs of 500 steps x 32 = samples budget); 128: 1.5 M samples, 64: 2.0 M.
+SYNTH_V2 = {"simdr_r50_128": 94, "simdr_r50_64": 125}
+# epochs between compact kept checkpoints: about every 30 minutes on the 2-core CPU
+SYNTH_V2_KEPT_EVERY = {"simdr_r50_128": 5, "simdr_r50_64": 15}
+SYNTH_V2_RECIPE = {"device": "auto", "precision": "bf16", "channels_last": True, "workers": 0, "lr": 1e-3, "optimizer": "adamw",
+                   "weight_decay": 1e-4, "lr_schedule": "linear", "warmup_steps": 500, "max_steps_per_epoch": 500,
+                   "val_every": 1, "best_metric": "PCK@0.1"}
+
+
+def synthetic_v2_recipe(name: str) -> dict[str, object]:
+    """The v2 campaign recipe of ``name`` (see SYNTH_V2_RECIPE)."""
+    config = {**synthetic_recipe(name), **SYNTH_PHASE2_AUGMENTATION, **SYNTH_V2_RECIPE, "epochs": SYNTH_V2[name],
+              "output_dir": "runs/v2", "kept_checkpoint": f"training/checkpoints/{name}.ckpt.xz",
+              "kept_every": SYNTH_V2_KEPT_EVERY[name]}
+    config.pop("lr_steps")
+    return config
+
+
 def write(path: Path, header: str, config: dict[str, object]) -> None:
     lines = [f"# {header}; python training/train.py --config {path.relative_to(REPO).as_posix()}"]
     lines += [f"{key}: {value}" for key, value in config.items()]
@@ -153,7 +179,10 @@ def main() -> None:
     for name in SYNTH_PHASE3:
         write(out / "synthetic" / f"{name}_phase3.yaml", f"{name} on synthetic humans, CPU, phase 3",
               synthetic_phase3_recipe(name))
-    n_synthetic = len(SYNTH_BUDGET) + len(SYNTH_PHASE2) + len(SYNTH_PHASE3)
+    for name in SYNTH_V2:
+        write(out / "synthetic" / f"{name}_v2.yaml", f"{name} on synthetic humans, weights-v2 campaign",
+              synthetic_v2_recipe(name))
+    n_synthetic = len(SYNTH_BUDGET) + len(SYNTH_PHASE2) + len(SYNTH_PHASE3) + len(SYNTH_V2)
     print(f"wrote {len(list_models())} configs to {out} and {n_synthetic} to "
           f"{out / 'synthetic'}")
 

@@ -4,6 +4,9 @@ Single process: ``python training/train.py --config ...``.
 Several GPUs / nodes, same script: ``torchrun --nproc_per_node 4 training/train.py --config ...``.
 Every config key can be overridden on the command line (``--lr 5e-4 --epochs 10``);
 ``--help`` lists them. See training/RECIPES.md for the exact command per model.
+
+A user error (an unknown key, a bad value, a missing file) prints one line
+``error: <what is wrong>`` on stderr and exits with status 2.
 """
 
 from __future__ import annotations
@@ -13,26 +16,41 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
+from edgepose.cli import CONFIG_INPUTS, config_paths, require_paths, run_main
 from edgepose.train.config import TrainConfig, load_config
-from edgepose.train.engine import run_training
+
+USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="config keys: " + ", ".join(TrainConfig.__dataclass_fields__),
     )
     parser.add_argument("--config", help="flat YAML config (training/configs/<model>.yaml)")
     args, overrides = parser.parse_known_args(argv)
+    require_paths([("--config", args.config, "file")])
+    config = load_config(args.config, overrides)
+    inputs = list(CONFIG_INPUTS)
+    if config.resume:  # whether the run starts afresh (and loads these) is the engine's call
+        inputs = [key for key in inputs if key not in ("pretrained", "init_checkpoint")]
+    require_paths(config_paths(config, inputs))
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config(args.config, overrides)
+    from edgepose.train.engine import run_training  # torch, the datasets: after the cheap checks
+
     summary = run_training(config)
     if rank == 0:
         print(json.dumps(summary, indent=1))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the program; returns its exit status (:data:`USER_ERROR` after an ``error:`` line)."""
+    return run_main(_main, argv, exit_code=USER_ERROR)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from edgepose.preprocess import preprocess_crops
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CocoCrops", "coco_person_crops", "calibration_batch", "load_coco_json"]
+__all__ = ["CocoCrops", "coco_person_crops", "calibration_crops", "calibration_batch", "load_coco_json"]
 
 
 @dataclass
@@ -167,7 +167,7 @@ def coco_person_crops(
     )
 
 
-def calibration_batch(
+def calibration_crops(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
     spec: Any,
@@ -175,8 +175,9 @@ def calibration_batch(
     *,
     seed: int = 0,
     progress: bool = False,
-) -> np.ndarray:
-    """``size`` random person crops ``(N, 3, H, W)`` float32 for int8 calibration.
+) -> CocoCrops:
+    """``size`` random person crops for int8 calibration, with their labels (``quantization/int8.py``
+    also measures each file's score threshold on them).
 
     Raises:
         CalibrationError: size < 1 or no usable person (with the reason).
@@ -189,4 +190,22 @@ def calibration_batch(
         raise CalibrationError(f"empty or unusable calibration set: {exc}") from None
     if len(crops) < size:
         logger.warning("calibration set has only %d persons (asked for %d); using all of them", len(crops), size)
-    return crops.batch
+    return crops
+
+
+def calibration_batch(
+    ann_file: str | os.PathLike[str],
+    image_dir: str | os.PathLike[str],
+    spec: Any,
+    size: int,
+    *,
+    seed: int = 0,
+    progress: bool = False,
+) -> np.ndarray:
+    """``size`` random person crops ``(N, 3, H, W)`` float32 for int8 calibration
+    (the ``batch`` of :func:`calibration_crops`).
+
+    Raises:
+        CalibrationError: size < 1 or no usable person (with the reason).
+    """
+    return calibration_crops(ann_file, image_dir, spec, size, seed=seed, progress=progress).batch

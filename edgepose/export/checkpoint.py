@@ -1,19 +1,19 @@
 """Rebuild a torch model for export: from a training checkpoint, or from a registry name.
 
 A checkpoint is a ``torch.save``-d dict ``{"model": state_dict, "spec": ModelSpec.to_dict(),
-"config": {...}}`` (see CONTRACTS.md); it is read with ``torch.load(weights_only=True)``.
+"config": {...}}`` (see CONTRACTS.md), or a compact fp16 xz checkpoint
+(:func:`edgepose.train.checkpoint.save_compact_checkpoint`); both are read by
+:func:`edgepose.train.checkpoint.load_checkpoint_file` with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from edgepose.errors import EdgeposeError, InputError, ModelFileError
@@ -53,20 +53,19 @@ def _build(spec: ModelSpec) -> nn.Module:
 def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
     """Load ``{"model", "spec", "config"}`` from ``path`` and rebuild the model.
 
+    ``path`` may be a full training checkpoint (``.pt``) or a compact one (fp16, xz; its
+    weights come back as float32, so the model is float32 either way).
+
     Raises:
         ModelFileError: missing/unreadable file, not a checkpoint dict, invalid spec, or
             weights that do not fit the architecture in the spec
             (``edgepose.nn.weights.CheckpointMismatchError``, listing the keys).
     """
     from edgepose.nn.weights import load_pose_checkpoint
+    from edgepose.train.checkpoint import load_checkpoint_file
 
     p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"checkpoint {p} does not exist")
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-        raise ModelFileError(f"cannot read checkpoint {p}: {exc}") from None
+    ckpt = load_checkpoint_file(p)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
         keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ModelFileError(

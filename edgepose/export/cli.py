@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from collections.abc import Callable, Sequence
 
-from edgepose.errors import EdgeposeError
+from edgepose.cli import run_main  # re-exported: the quantization tools import it from here
 from edgepose.export.checkpoint import LoadedModel, load_model
 
 __all__ = ["add_model_args", "model_from_args", "setup_logging", "run_main"]
@@ -19,7 +17,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint CKPT`` or ``--model NAME [--weights FILE | --random-init]``."""
     group = parser.add_argument_group("model (a checkpoint, or a registry name with weights)")
     source = group.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", help="training checkpoint {'model', 'spec', 'config'} (.pt)")
+    source.add_argument("--checkpoint", help="training checkpoint {'model', 'spec', 'config'} (.pt, or compact .xz)")
     source.add_argument("--model", help="registry name, e.g. simdr_r50_128 (needs --weights or --random-init)")
     weights = group.add_mutually_exclusive_group()
     weights.add_argument("--weights", help="state_dict file for --model")
@@ -42,12 +40,3 @@ def setup_logging(verbose: bool) -> None:
         import nncf
 
         nncf.set_log_level(logging.ERROR)  # nncf logs to stdout, which carries the result table
-
-
-def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Run ``main``; an EdgeposeError becomes a one-line ``error: ...`` on stderr and exit code 1."""
-    try:
-        return main(argv)
-    except EdgeposeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1

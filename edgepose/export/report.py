@@ -13,12 +13,14 @@ __all__ = ["OutputRecord", "format_table", "summary_table"]
 
 @dataclass(frozen=True)
 class OutputRecord:
-    """One written file: ``path``, ``format`` ("onnx"/"tflite"), ``precision``, ``seconds`` taken."""
+    """One written file: ``path``, ``format`` ("onnx"/"tflite"), ``precision``, ``seconds`` taken,
+    and the ``score_threshold`` stored in its metadata (None: none, the runtime uses the codec's)."""
 
     path: Path
     format: str
     precision: str
     seconds: float
+    score_threshold: float | None = None
 
     @property
     def size_mb(self) -> float:
@@ -49,6 +51,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def summary_table(records: Sequence[OutputRecord]) -> str:
-    """The closing table of export.py / int8.py: file, format, precision, size MB, seconds."""
-    rows = [(str(r.path), r.format, r.precision, round(r.size_mb, 2), round(r.seconds, 1)) for r in records]
-    return format_table(("file", "format", "precision", "size MB", "seconds"), rows)
+    """The closing table of export.py / int8.py: file, format, precision, size MB, seconds, score thr."""
+    rows = [(str(r.path), r.format, r.precision, round(r.size_mb, 2), round(r.seconds, 1), r.score_threshold)
+            for r in records]
+    return format_table(("file", "format", "precision", "size MB", "seconds", "score thr"), rows)

@@ -12,7 +12,8 @@ For every file (run through the runtime backends, like the ``Estimator``):
   moves when a weakly trained model's OKS AP is near zero;
 * ``score thr``: a score threshold for these weights (``Estimator(score_threshold=...)``,
   ``quantization/ship.py --score-threshold``): the 10th percentile of the scores of the
-  keypoints placed within 0.2 x the box of their label, so 90 % of them count as found;
+  keypoints placed within 0.2 x the box of their label, so 90 % of them count as found
+  (:func:`measure_score_threshold`; ``quantization/int8.py`` stores it in each file it writes);
 * ``ms``: median latency of one crop (batch 1) at ``threads`` threads;
 * ``MB``: file size.
 """
@@ -40,7 +41,7 @@ from edgepose.preprocess import crops_to_frame
 logger = logging.getLogger(__name__)
 
 __all__ = ["VerifyRow", "verify_files", "verify_table", "keypoint_agreement", "crops_ap", "crops_pck",
-           "suggest_score_threshold"]
+           "suggest_score_threshold", "measure_score_threshold"]
 
 VERIFY_HEADERS = ("file", "format", "precision", "max |dlogit|", "<=1px %", "mean px", "AP", "dAP", "PCK@0.1",
                   "dPCK", "score thr", "ms", "MB")
@@ -100,6 +101,9 @@ def suggest_score_threshold(crops: CocoCrops, keypoints: np.ndarray, scores: np.
                             alpha: float = 0.2, keep: float = 0.9) -> float | None:
     """Score that ``keep`` of the keypoints placed within ``alpha`` x their box reach (None: none placed).
 
+    Clipped to [0, 1], the range ``Estimator(score_threshold=...)`` and the metadata accept
+    (heatmap peaks may lie outside it).
+
     Args:
         keypoints: (N, K, 2) crop px; scores: (N, K) codec scores.
     """
@@ -110,7 +114,23 @@ def suggest_score_threshold(crops: CocoCrops, keypoints: np.ndarray, scores: np.
     placed, _ = pck_hits(frame_kp, gt[..., :2], gt[..., 2] > 0, crops.boxes, alpha=alpha)
     if not placed.any():
         return None
-    return float(np.quantile(np.asarray(scores, np.float64)[placed], 1.0 - keep))
+    value = float(np.quantile(np.asarray(scores, np.float64)[placed], 1.0 - keep))
+    return min(max(value, 0.0), 1.0)
+
+
+def measure_score_threshold(path: str | os.PathLike[str], crops: CocoCrops, *, threads: int = 1,
+                            chunk: int = 32) -> float | None:
+    """The ``score thr`` of :func:`verify_files` for one file: run it through its runtime backend
+    on ``crops``, decode with the codec in its metadata, :func:`suggest_score_threshold` (None: no
+    keypoint placed). The same number ``quantization/verify.py`` prints for the file on these crops.
+    """
+    from edgepose.codecs import codec_from_dict
+
+    if len(crops) == 0:
+        raise InputError("no crops to measure a score threshold on")
+    with FileRunner(Path(path), threads=threads) as runner:
+        kp, scores = _decode(codec_from_dict(runner.meta["codec"]), _batched(runner.run, crops.batch, chunk))
+    return suggest_score_threshold(crops, kp, scores)
 
 
 def _batched(fn: Callable[[np.ndarray], list[np.ndarray]], batch: np.ndarray, step: int) -> list[np.ndarray]:

@@ -20,7 +20,7 @@ import logging
 import os
 import pickle
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 import torch
@@ -61,6 +61,8 @@ LEGACY_TORCHVISION_RESNET_URLS: dict[int, str] = {
 }
 
 _TRUNK_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+#: the SimDR x/y classifiers, whose shapes follow the input size (``load_pose_checkpoint(fresh=...)``)
+RESIZABLE_HEADS = ("mlp_head_x.", "mlp_head_y.")
 _LIST_LIMIT = 20
 
 
@@ -80,6 +82,8 @@ class LoadReport:
         ignored: source keys dropped on purpose (e.g. the ImageNet classifier ``fc.*``).
         kept: model keys kept at their current value on purpose (``num_batches_tracked``
             absent from old files).
+        fresh: (key, source shape, model shape) of tensors of another shape left at the
+            model's initial values on purpose (``load_pose_checkpoint(fresh=...)``).
     """
 
     loaded: tuple[str, ...]
@@ -88,11 +92,12 @@ class LoadReport:
     mismatched: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = ()
     ignored: tuple[str, ...] = ()
     kept: tuple[str, ...] = field(default=())
+    fresh: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = ()
 
     def summary(self) -> str:
         """One line for logs: counts, and the first few problem keys."""
         parts = [f"{len(self.loaded)} tensors loaded"]
-        for name in ("missing", "unexpected", "mismatched", "ignored", "kept"):
+        for name in ("missing", "unexpected", "mismatched", "ignored", "kept", "fresh"):
             keys = getattr(self, name)
             if keys:
                 first = ", ".join(str(k[0] if isinstance(k, tuple) else k) for k in keys[:3])
@@ -113,6 +118,9 @@ class LoadReport:
                              ("kept model value", self.kept)):
             if items:
                 lines.append(f"{title} ({len(items)}): {_short_list(items)}")
+        if self.fresh:
+            lines.append(f"started fresh, other shape ({len(self.fresh)}): " + "; ".join(
+                f"{k}: source {tuple(a)} vs model {tuple(b)}" for k, a, b in self.fresh))
         if self.mismatched:
             shown = [f"{k}: source {tuple(a)} vs model {tuple(b)}"
                      for k, a, b in self.mismatched[:_LIST_LIMIT]]
@@ -258,7 +266,8 @@ def load_imagenet_backbone(model: nn.Module, source: Source | None = None, *,
 
 
 def load_pose_checkpoint(model: nn.Module, source: Source, *, key: str | None = None,
-                         check_hash: bool = True, strict: bool = True) -> LoadReport:
+                         check_hash: bool = True, strict: bool = True,
+                         fresh: tuple[str, ...] = ()) -> LoadReport:
     """Load a whole-model checkpoint (official SimDR / SimpleBaseline / SimMRPose, or ours).
 
     Args:
@@ -268,6 +277,10 @@ def load_pose_checkpoint(model: nn.Module, source: Source, *, key: str | None = 
         key: wrapper key if it is not ``"state_dict"`` (e.g. ``"best_state_dict"``).
         check_hash: verify a URL's sha256 prefix.
         strict: raise :class:`CheckpointMismatchError` on any missing/unexpected/mis-shaped key.
+        fresh: name prefixes whose tensors may differ in shape and then keep the model's own
+            initial values (e.g. :data:`RESIZABLE_HEADS`: a 64x64 model's trunk and 1x1
+            ``final_layer`` into a 128x128 model, whose x/y classifiers are larger). They are
+            reported as ``fresh``, and every other key must still match.
 
     Returns:
         A :class:`LoadReport`.
@@ -275,4 +288,8 @@ def load_pose_checkpoint(model: nn.Module, source: Source, *, key: str | None = 
     source_sd = read_state_dict(source, key=key, check_hash=check_hash)
     model_sd = model.state_dict()
     report = _compare(model_sd, source_sd, list(model_sd), ())
+    if fresh:
+        kept = tuple(m for m in report.mismatched if m[0].startswith(fresh))
+        report = replace(report, mismatched=tuple(m for m in report.mismatched if m not in kept),
+                         fresh=kept)
     return _apply(model, source_sd, report, strict, "pose checkpoint")

@@ -17,6 +17,14 @@ from typing import Any
 from edgepose.errors import InputError
 
 
+LR_SCHEDULES = ("step", "cosine", "linear")
+OPTIMIZERS = ("adam", "adamw")
+PRECISIONS = ("bf16", "fp32", "fp16")
+#: validation metrics that can pick ``best.pt``: name -> True when higher is better
+BEST_METRICS = {"AP": True, "AR": True, "AP50": True, "PCK@0.2": True, "PCK@0.1": True, "PCK@0.05": True,
+                "median_error": False}
+
+
 @dataclass
 class TrainConfig:
     """All knobs of ``training/train.py``; defaults follow the SimDR / SimpleBaseline recipes."""
@@ -25,7 +33,7 @@ class TrainConfig:
     model: str = "simdr_r50_128"
     pretrained: str = ""  # torchvision ImageNet ResNet state_dict: local path or https URL
     pretrained_sha256: str = ""  # required with an https URL (prefix of the hash as torch.hub checks it)
-    init_checkpoint: str = ""  # official SimDR / edgepose checkpoint to start from
+    init_checkpoint: str = ""  # official SimDR / edgepose checkpoint to start from; x/y heads of another input size start fresh
     # data (COCO-format json + image folder; "synthetic" is COCO format too)
     dataset: str = "coco"  # coco | mpii | crowdpose | synthetic
     train_ann: str = ""
@@ -47,19 +55,26 @@ class TrainConfig:
     epochs: int = 140
     batch_size: int = 32  # per process
     lr: float = 1e-3
+    lr_schedule: str = "step"  # step (x lr_factor at the epochs in lr_steps) | cosine | linear (decay to 0 by the last step)
     lr_steps: list[int] = field(default_factory=lambda: [90, 120])
     lr_factor: float = 0.1
+    warmup_steps: int = 0  # linear warm-up from 0 over this many optimiser steps
+    optimizer: str = "adam"  # adam | adamw (decoupled weight decay)
     weight_decay: float = 0.0
-    amp: bool = True  # only takes effect on CUDA
+    precision: str = "bf16"  # bf16 | fp32 | fp16: autocast dtype; bf16 on a CPU without it trains fp32 (logged); fp16 needs CUDA
+    channels_last: bool = True  # NHWC activations (faster convolutions with oneDNN and cuDNN)
     sync_bn: bool = True  # SyncBatchNorm when running on several processes
     max_steps_per_epoch: int = 0  # 0 = the whole epoch (small values for smoke runs)
     # evaluation / logging
     val_every: int = 1
+    best_metric: str = "AP"  # the validation metric that picks best.pt: AP, AR, PCK@0.1, PCK@0.2, PCK@0.05 (higher is better) or median_error (lower)
     val_max_images: int = 0  # 0 = all
     flip_test: bool = True
     log_every: int = 50
     output_dir: str = "runs"
-    resume: str = ""  # "", "auto" (last.pt in the run folder) or a checkpoint path
+    resume: str = ""  # "", "auto" (last.pt in the run folder, else kept_checkpoint) or a checkpoint path (.pt or compact .xz)
+    kept_checkpoint: str = ""  # compact fp16 .xz copy of last.pt (kept in git to continue elsewhere), written at the end
+    kept_every: int = 0  # ... and every this many epochs (0: at the end only)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
 
@@ -67,6 +82,8 @@ class TrainConfig:
         """Raise InputError for values that cannot work."""
         if self.dataset not in ("coco", "mpii", "crowdpose", "synthetic"):
             raise InputError(f"dataset must be coco, mpii, crowdpose or synthetic; got {self.dataset!r}")
+        if self.kept_every < 0:
+            raise InputError(f"kept_every must be >= 0; got {self.kept_every}")
         for name in ("epochs", "batch_size", "val_every", "log_every"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be > 0; got {getattr(self, name)}")
@@ -74,6 +91,13 @@ class TrainConfig:
             raise InputError(f"lr must be > 0; got {self.lr}")
         if self.lr_steps != sorted(self.lr_steps):
             raise InputError(f"lr_steps must be increasing; got {self.lr_steps}")
+        if self.warmup_steps < 0:
+            raise InputError(f"warmup_steps must be >= 0; got {self.warmup_steps}")
+        for name, allowed in (("lr_schedule", LR_SCHEDULES), ("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        if self.best_metric not in BEST_METRICS:
+            raise InputError(f"best_metric must be one of {', '.join(BEST_METRICS)}; got {self.best_metric!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise InputError(f"device must be auto, cpu or cuda; got {self.device!r}")
         if self.pretrained.startswith("https://") and not self.pretrained_sha256:
