@@ -32,10 +32,23 @@ random-weight model exercises box tracking and smoothing too. The exit status is
 when RSS grew by ``--soak-max-growth-mb`` or more.
 
 SimDR vs heatmap and 64x64 / 128x128 / 256x192 are compared by giving the corresponding
-files. MediaPipe BlazePose (full, static-image mode: its detector runs every frame) is added
-as a peer, end-to-end only, on the same frame: in-process when ``mediapipe`` is importable,
-else through ``--mediapipe-python`` (mediapipe 0.10.21 needs numpy<2, so it lives in its own
-venv; see ``apps/mediapipe_peer.py``). Prints a table, optionally writes CSV, and draws a PNG
+files. Peers:
+
+* MoveNet Lightning / Thunder (``apps/peers.py``; the float32 TFLite files that
+  ``bash apps/peers_setup.sh`` converts into ``.peers/models``, read from ``--movenet-dir``),
+  run by LiteRT with the same ``--threads``: model-only on one crop, and end to end on the same
+  moving scene through the same tracking (``PoseTracker``: box from the previous keypoints,
+  full frame at re-detection) and One Euro smoothing as ours (crop + infer + map back + smooth);
+* MediaPipe BlazePose full, end to end only, on the same frame, in static-image mode (its
+  detector runs every frame) and in tracking (video) mode: in-process when ``mediapipe`` is
+  importable, else through ``--mediapipe-python`` (mediapipe 0.10.21 needs numpy<2, so it lives
+  in its own venv, ``.peers/mediapipe-venv`` from ``apps/peers_setup.sh``; see
+  ``apps/mediapipe_peer.py``).
+
+The columns "model vs peer" / "e2e vs peer" give each int8 file's median over the best (fastest)
+peer's median (< 1: faster than every peer); a MediaPipe run that found no person in the frame (it
+then times its detector alone) is marked and left out of that comparison. The default scene's
+small rendered person is often missed by MediaPipe's detector: ``--image edgepose/samples/person.jpg``. Prints a table, optionally writes CSV, and draws a PNG
 (matplotlib, ``pip install edgepose[apps]``): latency vs input size per model family,
 precision and backend, latency vs accuracy where given, and per-file bars.
 
@@ -69,6 +82,7 @@ import numpy as np
 from edgepose import Estimator
 from edgepose.backends import available_backends, backends_for_suffix
 from edgepose.errors import EdgeposeError
+from edgepose.smooth import OneEuroParams, PoseSmoother
 from edgepose.timing import time_calls_ms, time_interleaved_ms
 from edgepose.track import PoseTracker
 
@@ -98,6 +112,10 @@ class Row:
     gmac: float = float("nan")
     macs_from: str = ""
     accuracy: float = float("nan")
+    peer: bool = False
+    found: bool = True  # a peer that found no person timed its detector only
+    model_vs_peer: float = float("nan")
+    e2e_vs_peer: float = float("nan")
 
     @property
     def gmacs_per_s(self) -> float:
@@ -224,17 +242,20 @@ def share_macs(rows: list[Row]) -> None:
             r.macs_from = f"same model ({source})"
 
 
-def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
-    """MediaPipe BlazePose (full) end-to-end on ``frame``: in-process when ``mediapipe`` imports,
-    else through ``--mediapipe-python`` (the interpreter of a numpy<2 venv running
-    ``apps/mediapipe_peer.py``); None when neither is available."""
-    row = Row("(bundled)", "mediapipe_blazepose_full", "256x256", "mediapipe", "fp32", "default")
+def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace, tracking: bool = False) -> Row | None:
+    """MediaPipe BlazePose (full) end-to-end on ``frame``, in static-image mode or (``tracking``)
+    video mode: in-process when ``mediapipe`` imports, else through ``--mediapipe-python`` (the
+    interpreter of a numpy<2 venv running ``apps/mediapipe_peer.py``); None when neither is available."""
+    name = "mediapipe_blazepose_full" + ("_tracking" if tracking else "")
+    row = Row("(bundled)", name, "256x256", "mediapipe", "fp32", "default", peer=True)
     if args.mediapipe_python:
         with tempfile.TemporaryDirectory() as tmp:
             image = Path(tmp) / "frame.png"
             cv2.imwrite(str(image), frame)
             cmd = [args.mediapipe_python, str(ROOT / "apps" / "mediapipe_peer.py"), str(image),
                    "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+            if tracking:
+                cmd.append("--tracking")
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             logger.error("MediaPipe peer failed (%s): %s", " ".join(cmd), done.stderr.strip()[-500:])
@@ -242,21 +263,103 @@ def bench_mediapipe(frame: np.ndarray, args: argparse.Namespace) -> Row | None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         row.e2e_med, row.e2e_p90 = result["e2e_med"], result["e2e_p90"]
         row.file = f"(mediapipe {result['mediapipe']})"
-        return row
+        return _check_found(row, int(result.get("people", 1)))
     try:
         import mediapipe as mp  # type: ignore[import-not-found]
     except ImportError:
         logger.info("mediapipe not importable and no --mediapipe-python: no peer row")
         return None
     rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
+    with mp.solutions.pose.Pose(static_image_mode=not tracking, model_complexity=1) as pose:
         row.e2e_med, row.e2e_p90 = measure(lambda: pose.process(rgb), args.repeats, args.warmup)
+        people = int(pose.process(rgb).pose_landmarks is not None)
+    return _check_found(row, people)
+
+
+def _check_found(row: Row, people: int) -> Row:
+    """Mark a MediaPipe row that found nobody: it timed the person detector only, so it is no
+    peer to compare with (``compare_with_peers`` skips it)."""
+    if people < 1:
+        row.found = False
+        row.file += " no person found"
+        logger.warning("%s found no person in the bench frame: its time is its detector's alone (try --image "
+                       "edgepose/samples/person.jpg)", row.model)
     return row
+
+
+def movenet_e2e_step(peer: Any, frames: list[np.ndarray], fps: float = 30.0) -> Callable[[], object]:
+    """One call per frame of ``frames`` (made before timing, as :func:`e2e_tracked` does): the
+    Estimator's ``mode="track"`` pipeline around ``peer`` (an ``apps/peers.py`` peer): boxes from
+    the same :class:`PoseTracker` (the previous keypoints; the full frame at re-detection),
+    crop + infer + map back, then the same One Euro smoothing."""
+    from peers import estimate  # apps/peers.py, next to this script
+
+    tracker, smoother = soak_tracker(), PoseSmoother(OneEuroParams())
+    index = iter(range(len(frames)))
+
+    def step() -> object:
+        i = next(index)
+        frame = frames[i]
+        h, w = frame.shape[:2]
+        if tracker.needs_detection():
+            boxes = np.array([[0.0, 0.0, float(w), float(h)]])
+            ids = tracker.match(boxes)
+        else:
+            boxes, ids = tracker.predicted()
+        keypoints, scores = estimate(peer, frame, boxes)
+        tracker.update(ids, keypoints, scores, (h, w))
+        return smoother(ids, keypoints, i / fps)
+
+    return step
+
+
+def bench_movenet(peer: Any, args: argparse.Namespace, scene: MovingScene) -> Row:
+    """MoveNet (an ``apps/peers.py`` peer): model-only on one crop and end to end on ``scene``
+    (:func:`movenet_e2e_step`); the caller closes ``peer``."""
+    info = peer.info
+    row = Row(info.file, info.name, f"{info.input_hw[0]}x{info.input_hw[1]}", "tflite", "fp32",
+              str(args.threads or "default"), peer=True)
+    crop = np.random.default_rng(0).integers(0, 256, (*info.input_hw, 3), dtype=np.uint8)
+    row.model_med, row.model_p90 = measure(lambda: peer.run_one(crop), args.repeats, args.warmup)
+    frames = [scene(i) for i in range(args.warmup + args.repeats)]
+    row.e2e_med, row.e2e_p90 = measure(movenet_e2e_step(peer, frames), args.repeats, args.warmup)
+    row.accuracy = next((args.accuracy[k] for k in (info.file, info.name) if k in args.accuracy), float("nan"))
+    return row
+
+
+def movenet_rows(args: argparse.Namespace, scene: MovingScene) -> list[Row]:
+    """Rows of the MoveNet files found in ``--movenet-dir`` ([] when none or ``--no-movenet``)."""
+    if args.no_movenet:
+        return []
+    sys.path.insert(0, str(ROOT / "apps"))
+    import peers
+
+    found = peers.movenet_peers(Path(args.movenet_dir), threads=args.threads)
+    if not found:
+        logger.info("no MoveNet files in %s (bash apps/peers_setup.sh makes them): no MoveNet rows", args.movenet_dir)
+    rows = []
+    for peer in found:
+        with peer:
+            logger.info("benchmarking peer %s", peer.info.name)
+            rows.append(bench_movenet(peer, args, scene))
+    return rows
+
+
+def compare_with_peers(rows: list[Row]) -> None:
+    """Fill ``model_vs_peer`` / ``e2e_vs_peer`` of our int8 rows: their median over the best peer's."""
+    peer_rows = [r for r in rows if r.peer and r.found]
+    best_model = min((r.model_med for r in peer_rows if r.model_med == r.model_med), default=float("nan"))
+    best_e2e = min((r.e2e_med for r in peer_rows if r.e2e_med == r.e2e_med), default=float("nan"))
+    for r in rows:
+        if not r.peer and r.precision == "int8":
+            r.model_vs_peer = r.model_med / best_model
+            r.e2e_vs_peer = r.e2e_med / best_e2e
 
 
 def format_table(rows: list[Row]) -> str:
     head = ["file", "model", "input", "backend", "prec", "thr", "model med", "model p90", "e2e med", "e2e p90",
-            "e2e/model", "batch", "1call", "loop", "batch/loop", "1call/loop", "GMAC", "GMAC/s", "MACs from"]
+            "e2e/model", "batch", "1call", "loop", "batch/loop", "1call/loop", "GMAC", "GMAC/s", "MACs from",
+            "model vs peer", "e2e vs peer"]
 
     def f(v: float, nd: int = 2) -> str:
         return "-" if v != v else f"{v:.{nd}f}"
@@ -264,7 +367,7 @@ def format_table(rows: list[Row]) -> str:
     lines = [[r.file, r.model, r.input_hw, r.backend, r.precision, r.threads, f(r.model_med), f(r.model_p90),
               f(r.e2e_med), f(r.e2e_p90), f(r.e2e_med / r.model_med), f(r.batch_med), f(r.onecall_med),
               f(r.loop_med), f(r.batch_med / r.loop_med), f(r.onecall_med / r.loop_med), f(r.gmac, 3),
-              f(r.gmacs_per_s, 1), r.macs_from or "-"] for r in rows]
+              f(r.gmacs_per_s, 1), r.macs_from or "-", f(r.model_vs_peer), f(r.e2e_vs_peer)] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [fmt.format(*head), fmt.format(*["-" * w for w in widths])]
@@ -359,7 +462,7 @@ def plot(rows: list[Row], path: Path, accuracy_label: str) -> None:
     ax_acc.set_ylabel(accuracy_label)
     ax_acc.set_title("latency vs accuracy")
 
-    labels = [f"{r.file} {r.backend} {r.precision}" for r in rows]
+    labels = [f"{r.model if r.peer else r.file} {r.backend} {r.precision}" for r in rows]
     y = np.arange(len(rows))
     ax_bar.barh(y - 0.2, [np.nan_to_num(r.model_med) for r in rows], 0.4, label="model only")
     ax_bar.barh(y + 0.2, [np.nan_to_num(r.e2e_med) for r in rows], 0.4, label="end to end (1 tracked person)")
@@ -567,6 +670,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--image", help="image pasted into the moving 640x480 scene of the end-to-end and --soak runs "
                                     "(default: a synth_small fixture)")
     p.add_argument("--no-mediapipe", action="store_true")
+    p.add_argument("--no-mediapipe-tracking", action="store_true",
+                   help="MediaPipe in static-image mode only (default: static and tracking)")
+    p.add_argument("--movenet-dir", default=str(ROOT / ".peers" / "models"),
+                   help="folder of the converted MoveNet files (bash apps/peers_setup.sh); absent: no MoveNet rows")
+    p.add_argument("--no-movenet", action="store_true")
     p.add_argument("--mediapipe-python", help="python of a venv with mediapipe==0.10.21 (numpy<2): the peer runs "
                                                "there through apps/mediapipe_peer.py")
     p.add_argument("--csv", help="also write the table as CSV")
@@ -628,10 +736,13 @@ def main(argv: list[str] | None = None) -> int:
                 if row is not None:
                     rows.append(row)
     share_macs(rows)
+    rows += movenet_rows(args, scene)
     if not args.no_mediapipe:
-        peer = bench_mediapipe(frame, args)
-        if peer is not None:
-            rows.append(peer)
+        for tracking in (False, True)[:1 if args.no_mediapipe_tracking else 2]:
+            peer = bench_mediapipe(frame, args, tracking=tracking)
+            if peer is not None:
+                rows.append(peer)
+    compare_with_peers(rows)
     if not rows:
         logger.error("nothing could be measured")
         return 2

@@ -27,12 +27,14 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
     fake_python = tmp_path / "mp-python"
     fake_python.write_text('#!/bin/sh\ncase "$1" in *apps/mediapipe_peer.py) ;; *) exit 9;; esac\n'
                            'test -s "$2" || exit 8\n'
-                           'echo \'{"e2e_med": 12.5, "e2e_p90": 13.0, "people": 1, "mediapipe": "0.10.21"}\'\n')
+                           'case "$*" in *--tracking*) ms=7.5 ;; *) ms=12.5 ;; esac\n'
+                           'echo "{\\"e2e_med\\": $ms, \\"e2e_p90\\": 13.0, \\"people\\": 1, '
+                           '\\"mediapipe\\": \\"0.10.21\\"}"\n')
     fake_python.chmod(0o755)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "apps" / "bench.py"), "--models-dir", str(models), "--files", str(extra),
-         "--mediapipe-python", str(fake_python),
+         "--mediapipe-python", str(fake_python), "--no-movenet",
          "--repeats", "3", "--warmup", "1", "--people", "3", "--macs", "tiny_int8.tflite=0.25",
          "--accuracy", "tiny.onnx=51.5", "--accuracy-label", "PCK@0.1 (made up)",
          "--out", str(tmp_path / "bench.png"), "--csv", str(tmp_path / "bench.csv")],
@@ -43,8 +45,15 @@ def test_bench_table_and_plot(tmp_path: Path) -> None:
     assert lines[0].split()[:4] == ["file", "model", "input", "backend"]
     assert "e2e/model" in lines[0] and "batch/loop" in lines[0] and "1call/loop" in lines[0]
     rows = list(csv.DictReader(open(tmp_path / "bench.csv")))
-    peer = rows.pop()
-    assert (peer["backend"], peer["file"], float(peer["e2e_med"])) == ("mediapipe", "(mediapipe 0.10.21)", 12.5)
+    tracking, static = rows.pop(), rows.pop()  # MediaPipe in static-image mode, then tracking (video) mode
+    assert (static["backend"], static["file"], float(static["e2e_med"])) == ("mediapipe", "(mediapipe 0.10.21)", 12.5)
+    assert (tracking["model"], float(tracking["e2e_med"])) == ("mediapipe_blazepose_full_tracking", 7.5)
+    assert static["peer"] == tracking["peer"] == "True"
+    assert "model vs peer" in lines[0] and "e2e vs peer" in lines[0]
+    # the int8 file's end to end over the best (fastest) peer's: MediaPipe tracking here
+    tfl_row = next(r for r in rows if r["backend"] == "tflite")
+    assert float(tfl_row["e2e_vs_peer"]) == pytest.approx(float(tfl_row["e2e_med"]) / 7.5)
+    assert all(r["e2e_vs_peer"] == "nan" for r in rows if r["precision"] != "int8")
     got = {(r["file"], r["backend"]) for r in rows}
     assert got == {("fixed.onnx", "onnxruntime"), ("fixed.onnx", "openvino"), ("tiny.onnx", "onnxruntime"),
                    ("tiny.onnx", "openvino"), ("tiny_int8.tflite", "tflite")}
@@ -118,8 +127,9 @@ def test_plot_needs_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     bench = _load_bench()
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(SystemExit, match=r"edgepose\[apps\].*--no-plot"):
-        bench.main(["--files", str(make_onnx(tmp_path / "tiny.onnx")), "--no-mediapipe"])
+        bench.main(["--files", str(make_onnx(tmp_path / "tiny.onnx")), "--no-mediapipe", "--no-movenet"])
     # --no-plot needs no matplotlib and writes no PNG
-    assert bench.main(["--files", str(tmp_path / "tiny.onnx"), "--no-mediapipe", "--no-plot", "--repeats", "2",
+    assert bench.main(["--files", str(tmp_path / "tiny.onnx"), "--no-mediapipe", "--no-movenet", "--no-plot",
+                       "--repeats", "2",
                        "--warmup", "0", "--out", str(tmp_path / "none.png")]) == 0
     assert not (tmp_path / "none.png").exists()

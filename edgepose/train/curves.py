@@ -43,6 +43,7 @@ def plot_training_log(log_csv: str | Path, out_png: str | Path) -> Path | None:
     """Draw ``log_csv`` to ``out_png``; returns the path, or None (logged) without matplotlib."""
     try:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -59,6 +60,9 @@ def plot_training_log(log_csv: str | Path, out_png: str | Path) -> Path | None:
     ax_loss.plot(*series("loss"), lw=0.8, label="step loss")
     ax_loss.plot(*series("train_loss"), "o-", label="epoch mean")
     ax_loss.set(title="training loss", xlabel="samples seen", yscale="log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _pos: f"{value:g}")  # 120, not 1.2 x 10^2
+    ax_loss.yaxis.set_major_formatter(plain)
+    ax_loss.yaxis.set_minor_formatter(plain)
     for key in _ACCURACY:
         x, y = series(key)
         if x:
