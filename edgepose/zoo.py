@@ -2,8 +2,9 @@
 
 Names follow ``{method}_{backbone}_{size}[_{dataset}]``: ``simdr_r50_128``,
 ``simdrstar_r50_256x192``, ``hm_r50_64`` (SimpleBaseline heatmap),
-``mrfea2_r50_256x192``, ``hm_r50_256_mpii``. Size is ``64``/``128``/``256`` for square
-inputs and ``HxW`` otherwise.
+``mrfea2_r50_256x192``, ``hm_r50_256_mpii``; HRNet-W32 / W48 and TokenPose-S are ``hrw32``,
+``hrw48`` and ``tps`` (``simdr_hrw32_64``, ``hm_tps_128``, ``simdrstar_hrw48_256x192``).
+Size is ``64``/``128``/``256`` for square inputs and ``HxW`` otherwise.
 
 Files (ONNX / TFLite) are either shipped inside the package (``package://`` URLs, under
 ``edgepose/weights/``) or downloaded over https into the cache. Their sha256 is checked
@@ -71,7 +72,8 @@ class ModelSpec:
     Attributes:
         name: registry name.
         arch: ``{"head": ..., "backbone": "resnet50", "cpj": int, "split_ratio": k}``
-            (cpj/split_ratio for SimDR heads only).
+            (split_ratio for SimDR heads only, cpj for SimDR on a ResNet only; backbones
+            also "hrnet_w32", "hrnet_w48", "tokenpose_s", see ``edgepose.nn.build``).
         input_hw: model input (height, width) px.
         codec: ``Codec.to_dict()``.
         keypoint_set: "coco17", "mpii16" or "crowdpose14".
@@ -146,7 +148,18 @@ class ModelSpec:
 
 # ---- the registry ---------------------------------------------------------------------
 _SIZES = {"64": (64, 64), "128": (128, 128), "256x192": (256, 192), "256": (256, 256)}
-_BACKBONES = {"r18": "resnet18", "r34": "resnet34", "r50": "resnet50", "r101": "resnet101", "r152": "resnet152"}
+_BACKBONES = {"r18": "resnet18", "r34": "resnet34", "r50": "resnet50", "r101": "resnet101", "r152": "resnet152",
+              "hrw32": "hrnet_w32", "hrw48": "hrnet_w48", "tps": "tokenpose_s"}
+#: non-ResNet backbones: name part -> (head descriptions by method, colour order of the official models)
+_OTHER_TRUNKS: dict[str, tuple[dict[str, str], str]] = {
+    **{short: ({"hm": f"HRNet-W{short[3:]} heatmap (official pose_hrnet)",
+                "simdr": f"SimDR on HRNet-W{short[3:]}: linear x/y heads on the flattened heatmaps",
+                "simdrstar": f"SimDR* (Gaussian targets, KL) on HRNet-W{short[3:]}"}, "rgb")
+       for short in ("hrw32", "hrw48")},
+    "tps": ({"hm": "TokenPose-S-v1 heatmap (MLP head on the keypoint tokens)",
+             "simdr": "SimDR on TokenPose-S-v1: linear x/y heads on the keypoint tokens",
+             "simdrstar": "SimDR* (Gaussian targets, KL) on TokenPose-S-v1"}, "rgb"),
+}
 _HEADS = {
     "simdr": ("simdr", "SimDR without deconvolution (official pose_resnet_upfree)"),
     "simdrstar": ("simdr", "SimDR* (Gaussian targets, KL) without deconvolution"),
@@ -167,18 +180,48 @@ def _simdr_settings(input_hw: tuple[int, int]) -> tuple[float, int, float]:
     return 2.0, 28, 6.0
 
 
+def _hrnet_simdr_settings(input_hw: tuple[int, int], backbone: str) -> tuple[float, float, float]:
+    """(split ratio k, label smoothing, SimDR* sigma) of HRNet and TokenPose models.
+
+    k: the official HRNet SimDR configs (3 at 64x64, 2 at 128x128 and 256x192), used for
+    TokenPose-S too (the paper's TokenPose-S SimDR parameter counts agree with these k).
+    Label smoothing 0.1, except the official HRNet-W32 128x128 config's 0.2. sigma: the official
+    HRNet SA-SimDR (SimDR*) config's 4 bins.
+    """
+    k = 3.0 if max(input_hw) <= 64 else 2.0
+    smoothing = 0.2 if (backbone == "hrw32" and input_hw == (128, 128)) else 0.1
+    return k, smoothing, 4.0
+
+
 def make_spec(method: str, backbone: str, size: str, dataset: str = "coco") -> ModelSpec:
     """Build the spec of one paper model from its name parts (see module docstring)."""
     head, description = _HEADS[method]
     input_hw = _SIZES[size]
     arch: dict[str, Any] = {"head": head, "backbone": _BACKBONES[backbone]}
-    if head in ("simdr", "simdr_deconv"):
+    color_order = "bgr"
+    if backbone in _OTHER_TRUNKS:
+        descriptions, color_order = _OTHER_TRUNKS[backbone]
+        if method not in descriptions:
+            raise InputError(f"method {method!r} does not go with backbone {backbone!r}; "
+                             f"it takes {sorted(descriptions)}")
+        description = descriptions[method]
+    if backbone in _OTHER_TRUNKS and head == "simdr":
+        k, smoothing, sigma = _hrnet_simdr_settings(input_hw, backbone)
+        arch["split_ratio"] = k
+        if method == "simdrstar":
+            codec: dict[str, Any] = {"type": "simdr_star", "input_hw": list(input_hw), "split_ratio": k, "sigma": sigma}
+        else:
+            codec = {"type": "simdr", "input_hw": list(input_hw), "split_ratio": k, "label_smoothing": smoothing}
+    elif backbone in _OTHER_TRUNKS:  # heatmap: the official HRNet configs' sigma (1 up to 128x128, 2 at 256x192)
+        codec = {"type": "heatmap", "input_hw": list(input_hw), "sigma": 2.0 if max(input_hw) >= 256 else 1.0,
+                 "refine": "quarter"}
+    elif head in ("simdr", "simdr_deconv"):
         k, cpj, sigma = _simdr_settings(input_hw)
         arch["split_ratio"] = k
         if head == "simdr":
             arch["cpj"] = cpj
         if method == "simdrstar":
-            codec: dict[str, Any] = {"type": "simdr_star", "input_hw": list(input_hw), "split_ratio": k, "sigma": sigma}
+            codec = {"type": "simdr_star", "input_hw": list(input_hw), "split_ratio": k, "sigma": sigma}
         else:
             codec = {"type": "simdr", "input_hw": list(input_hw), "split_ratio": k, "label_smoothing": 0.1}
     else:
@@ -187,7 +230,7 @@ def make_spec(method: str, backbone: str, size: str, dataset: str = "coco") -> M
     suffix = "" if dataset == "coco" else f"_{dataset}"
     return ModelSpec(
         name=f"{method}_{backbone}_{size}{suffix}", arch=arch, input_hw=input_hw,
-        codec=codec_from_dict(codec).to_dict(), keypoint_set=_DATASETS[dataset],
+        codec=codec_from_dict(codec).to_dict(), keypoint_set=_DATASETS[dataset], color_order=color_order,
         description=f"{description}, {_BACKBONES[backbone]}, {input_hw[0]}x{input_hw[1]}, {dataset}",
     )
 
@@ -212,6 +255,11 @@ def _paper_models() -> list[ModelSpec]:
     for method in ("hm", "simdr"):
         specs.append(make_spec(method, "r50", "256", "mpii"))
         specs.append(make_spec(method, "r50", "256x192", "crowdpose"))
+    # SimDR paper, Tables 2 and 3: HRNet-W32 / W48 and TokenPose-S, heatmap, SimDR and SimDR*.
+    for backbone in _OTHER_TRUNKS:
+        for method in ("hm", "simdr", "simdrstar"):
+            for size in ("64", "128", "256x192"):
+                specs.append(make_spec(method, backbone, size))
     return specs
 
 

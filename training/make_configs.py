@@ -5,6 +5,13 @@ Recipes (see ../shared/REFERENCE.md and training/RECIPES.md):
   rotation 40 deg (p 0.6), scale 0.3, flip, half-body 0.3, 32 images x 4 GPUs.
 * Multi-resolution nets (Tran et al.): the same but drops at 120 / 150, 170 epochs.
 * MPII: rotation 30, scale 0.25, drops at 90 / 120, 140 epochs, PCKh.
+* HRNet-W32 / W48 (official SimDR HRNet configs): Adam 1e-3, x0.1 at epochs 170 and 200,
+  210 epochs, rotation 45, scale 0.35. The official runs start from ImageNet HRNet weights
+  (``hrnet_w32-36af842e.pth`` / ``hrnet_w48-8ef0771d.pth``, no public URL with a hash to
+  pin); ``--pretrained`` loads ResNet trunks only, so these configs start from scratch
+  unless ``--init_checkpoint`` names a pose checkpoint with the official keys.
+* TokenPose-S (official ``tokenpose_s_v1`` config): from scratch, Adam 1e-3, x0.1 at epochs
+  200 and 260, 300 epochs, rotation 45, scale 0.35.
 """
 
 from __future__ import annotations
@@ -44,9 +51,19 @@ DATA = {
 }
 
 
+#: non-ResNet backbones -> (epochs, lr drop epochs) of their official COCO configs
+OTHER_TRUNK_SCHEDULES = {"hrnet_w32": (210, [170, 200]), "hrnet_w48": (210, [170, 200]),
+                         "tokenpose_s": (300, [200, 260])}
+
+
 def recipe(name: str) -> dict[str, object]:
     spec = get_spec(name)
     config: dict[str, object] = {"model": name, **DATA[spec.keypoint_set]}
+    if spec.arch["backbone"] in OTHER_TRUNK_SCHEDULES:
+        epochs, drops = OTHER_TRUNK_SCHEDULES[spec.arch["backbone"]]
+        config.update({"epochs": epochs, "lr": 1e-3, "lr_steps": drops, "rotation_factor": 45.0,
+                       "scale_factor": 0.35, "batch_size": 32, "workers": 8, "val_every": 10})
+        return config
     multires = spec.arch["head"].startswith("mr")
     url = TORCHVISION_RESNET_URLS[parse_backbone(spec.arch["backbone"])]
     config.update({

@@ -1,8 +1,9 @@
 """Size table of the pose models: parameters and multiply-adds.
 
-Counting is done by :func:`edgepose.nn.complexity.count_params_and_macs` (multiply-adds of
-Conv2d / ConvTranspose2d / Linear per image; see that module for the transposed-convolution
-convention and how it relates to the papers' GFLOPs).
+Counting is done by :func:`edgepose.nn.complexity.measure`: multiply-adds of Conv2d /
+ConvTranspose2d / Linear per image and, for comparison with the papers' tables, their
+"GFLOPs" (the official ``get_model_summary`` arithmetic; see that module for how the two
+differ).
 
 Command line: ``python -m edgepose.nn.summary`` prints a table for every registry model
 (``edgepose.zoo.list_models()``); ``--reference`` prints the papers' reference
@@ -20,7 +21,7 @@ from typing import Any
 import torch
 
 from edgepose.nn.build import build
-from edgepose.nn.complexity import count_params_and_macs
+from edgepose.nn.complexity import measure
 
 __all__ = [
     "ReferenceConfig",
@@ -47,7 +48,8 @@ def _ref(name: str, head: str, hw: tuple[int, int], **extra: Any) -> ReferenceCo
     return ReferenceConfig(name, {"head": head, "backbone": "resnet50", **extra}, hw)
 
 
-#: The papers' ResNet-50 COCO architectures (SimDR Tables 2/4; Tran et al. Table I).
+#: The papers' ResNet-50 COCO architectures (SimDR Tables 2/4; Tran et al. Table I). HRNet-W32 /
+#: W48 and TokenPose-S (SimDR Table 2) are registry models (``hm_hrw32_64``, ``simdr_tps_128``...).
 REFERENCE_CONFIGS: tuple[ReferenceConfig, ...] = (
     _ref("simdr_r50_64", "simdr", (64, 64), cpj=32, split_ratio=3.0),
     _ref("simdr_r50_128", "simdr", (128, 128), cpj=32, split_ratio=3.0),
@@ -67,7 +69,8 @@ REFERENCE_CONFIGS: tuple[ReferenceConfig, ...] = (
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """One model's size: ``params`` and ``macs`` are exact integers (MACs per image)."""
+    """One model's size: ``params`` and ``macs`` are exact integers (MACs per image);
+    ``paper_gflops`` is the papers' counter (:func:`edgepose.nn.complexity.paper_gflops`)."""
 
     name: str
     head: str
@@ -76,6 +79,7 @@ class SummaryRow:
     num_keypoints: int
     params: int
     macs: int
+    paper_gflops: float
 
 
 def summarize(specs: Iterable[Any], *, device: str | torch.device = "meta") -> list[SummaryRow]:
@@ -88,21 +92,24 @@ def summarize(specs: Iterable[Any], *, device: str | torch.device = "meta") -> l
     for spec in specs:
         with torch.device(device):
             model = build(spec)
-        params, macs = count_params_and_macs(model, spec.input_hw)
+        sizes = measure(model, spec.input_hw)
         rows.append(SummaryRow(spec.name, model.arch["head"], model.arch["backbone"],
-                               tuple(spec.input_hw), model.num_keypoints, params, macs))
+                               tuple(spec.input_hw), model.num_keypoints, sizes.params, sizes.macs,
+                               sizes.paper_gflops))
         del model
     return rows
 
 
 def format_table(rows: Iterable[SummaryRow]) -> str:
-    """A fixed-width text table: params in millions, multiply-adds in G."""
-    header = ("model", "head", "backbone", "input", "K", "params (M)", "GMACs")
+    """A fixed-width text table: params in millions, multiply-adds in G (1e9), and the
+    papers' GFLOPs (their counter, 1024**3)."""
+    header = ("model", "head", "backbone", "input", "K", "params (M)", "GMACs", "paper GFLOPs")
     lines = [[r.name, r.head, r.backbone, f"{r.input_hw[0]}x{r.input_hw[1]}",
-              str(r.num_keypoints), f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.2f}"]
+              str(r.num_keypoints), f"{r.params / 1e6:.2f}", f"{r.macs / 1e9:.2f}",
+              f"{r.paper_gflops:.2f}"]
              for r in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
-    numeric = {4, 5, 6}
+    numeric = {4, 5, 6, 7}
 
     def fmt(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
@@ -141,8 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             specs = list(REFERENCE_CONFIGS)
     print(format_table(summarize(specs)))
-    print("GMACs: multiply-adds of Conv2d/ConvTranspose2d/Linear per image; transposed "
-          "convolutions counted over their input (see edgepose.nn.complexity).")
+    print("GMACs: multiply-adds of Conv2d/ConvTranspose2d/Linear per image / 1e9; transposed "
+          "convolutions counted over their input. paper GFLOPs: the official get_model_summary "
+          "counter of the SimDR/HRNet/TokenPose code (/ 1024**3; see edgepose.nn.complexity).")
     return 0
 
 
