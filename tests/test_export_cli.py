@@ -165,3 +165,25 @@ def test_int8_cli_fuse_residual_adds_keeps_add(setup, capsys: pytest.CaptureFixt
     assert quant["fuse_residual_adds"] is True and quant["residual_adds_as_sum"] == 0
     assert quant["int8_activations_stored_as_uint8"] > 0  # the uint8 re-encoding applies either way
     assert dequantized_adds(onnx.load(str(path))) == ["Add"] * 7
+
+
+def test_quiet_logging_leaves_shared_handlers_alone() -> None:
+    """The CLIs quiet nncf by its logger's level only: a handler that the nncf logger shares
+    with others (pytest attaches its capture handlers to every non-propagating logger) keeps
+    its level, so the host's own logging still works after an export."""
+    import logging
+
+    from edgepose.export.cli import setup_logging
+
+    nncf_logger = logging.getLogger("nncf")
+    shared = logging.NullHandler()
+    shared.setLevel(logging.INFO)
+    before = nncf_logger.level
+    nncf_logger.addHandler(shared)
+    try:
+        setup_logging(verbose=False)
+        assert shared.level == logging.INFO
+        assert not nncf_logger.isEnabledFor(logging.WARNING) and nncf_logger.isEnabledFor(logging.ERROR)
+    finally:
+        nncf_logger.removeHandler(shared)
+        nncf_logger.setLevel(before)

@@ -116,6 +116,17 @@ def test_compact_round_trip(tmp_path: Path) -> None:
     assert ids == {"small.xz"}  # no temporary file left
 
 
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    """Not the 0600 of the private temporary file: the umask decides, as for any file the user writes."""
+    old = os.umask(0o027)
+    try:
+        full = save_checkpoint(tmp_path / "last.pt", _full_checkpoint(_small_net()))
+        compact = save_compact_checkpoint(tmp_path / "kept.ckpt.xz", read_checkpoint(full))
+    finally:
+        os.umask(old)
+    assert (full.stat().st_mode & 0o777, compact.stat().st_mode & 0o777) == (0o640, 0o640)
+
+
 def test_compact_layout_is_byte_shuffled_fp16(tmp_path: Path) -> None:
     weights = torch.tensor([1.0, -2.0, 0.5])  # fp16 0x3C00, 0xC000, 0x3800
     path = save_compact_checkpoint(tmp_path / "w.xz", {"spec": {"name": "w"}, "model": {"w": weights}}, preset=0)

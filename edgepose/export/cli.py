@@ -37,6 +37,7 @@ def setup_logging(verbose: bool) -> None:
     for name in ("torch", "nncf", "litert_torch", "absl", "jax", "onnxscript", "ai_edge_quantizer"):
         logging.getLogger(name).setLevel(logging.WARNING)
     if not verbose:
-        import nncf
-
-        nncf.set_log_level(logging.ERROR)  # nncf logs to stdout, which carries the result table
+        # nncf logs to stdout, which carries the result table. Only the logger's level is set:
+        # nncf.set_log_level would also set the level of every handler attached to the nncf
+        # logger, which can be handlers shared with the root logger (pytest attaches its own)
+        logging.getLogger("nncf").setLevel(logging.ERROR)

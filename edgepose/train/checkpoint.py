@@ -85,6 +85,13 @@ _LOAD_ERRORS = (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexErro
                 struct.error, pickle.UnpicklingError)
 
 
+def _umask() -> int:
+    """This process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, flush it to disk, rename it to ``path``.
 
@@ -97,6 +104,7 @@ def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        tmp.chmod(0o666 & ~_umask())  # the mode open() would give, not mkstemp's private 0600
         write(tmp)
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
