@@ -466,6 +466,7 @@ def run_stream(
     max_frames: int | None = None,
     reconnect: ReconnectPolicy | None = None,
     max_bad_frames: int = 30,
+    on_result: Callable[[Any, float | None], None] | None = None,
 ) -> StreamStats:
     """Estimate, draw, show and save every frame of ``source`` (see the module docstring).
 
@@ -479,6 +480,8 @@ def run_stream(
         max_frames: stop after this many frames.
         reconnect: back-off for reconnectable sources (default :class:`ReconnectPolicy()`).
         max_bad_frames: corrupt frames in a row that end the run (>= 1).
+        on_result: called with each frame's PoseResult and timestamp (e.g.
+            :meth:`edgepose.pose_json.PoseJsonWriter.write`).
     """
     if max_bad_frames < 1:
         raise InputError(f"max_bad_frames must be >= 1; got {max_bad_frames}")
@@ -535,6 +538,8 @@ def run_stream(
                 attempt = bad_run = 0
                 result = estimator(frame, timestamp=timestamp)
                 stats.totals.append(result.timings["total"])
+                if on_result is not None:
+                    on_result(result, timestamp)
                 canvas = draw_result(frame, result, threshold=draw_threshold)
                 now = time.perf_counter()
                 inst = 1.0 / max(now - last, 1e-6)

@@ -26,6 +26,7 @@ import pytest
 from _tiny_models import make_onnx
 from test_webcam import count_frames, write_video
 
+import edgepose.commands.run as run_command
 from edgepose import Estimator
 from edgepose.errors import InputError
 from edgepose.video import (
@@ -280,7 +281,8 @@ def test_app_reconnect_options_and_exit_status(model: Path, tmp_path: Path, monk
     caplog.set_level(logging.INFO)
     app = _load_app()
     cams = CameraFactory(["ok"] * 4, None)
-    monkeypatch.setattr(app, "open_source", lambda spec: OpenCVSource(int(spec), capture_factory=cams))
+    # apps/webcam.py is a wrapper of edgepose.commands.run, which opens the source
+    monkeypatch.setattr(run_command, "open_source", lambda spec: OpenCVSource(int(spec), capture_factory=cams))
     out = tmp_path / "app.mp4"
     base = ["--model", str(model), "--source", "0", "--view", "none", "--save", str(out)]
     rc = app.main([*base, "--reconnect-attempts", "2", "--reconnect-delay", "0.01",

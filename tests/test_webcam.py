@@ -106,9 +106,10 @@ def test_sigterm_finalises_the_video(model: Path, tmp_path: Path, sig: signal.Si
 
 
 def test_bad_source_exits_with_message(model: Path, tmp_path: Path) -> None:
-    proc = run_app("--model", str(model), "--source", "missing.mp4", "--view", "none", cwd=tmp_path)
+    proc = run_app("--model", str(model), "--source", "missing.mp4", "--view", "none", "--save", "o.mp4", cwd=tmp_path)
     assert proc.returncode == 2 and "not a camera index" in proc.stderr
-    proc = run_app("--model", str(tmp_path / "nope.onnx"), "--source", "0", "--view", "none", cwd=tmp_path)
+    proc = run_app("--model", str(tmp_path / "nope.onnx"), "--source", "0", "--view", "none", "--save", "o.mp4",
+                   cwd=tmp_path)
     assert proc.returncode == 2
 
 

@@ -1,0 +1,74 @@
+"""The ``edgepose`` console command (installed by pip): ``edgepose <command> [options]``.
+
+Commands:
+
+* ``run`` — pose estimation on a camera, video, image or ``sample`` (:mod:`edgepose.commands.run`,
+  also ``python apps/webcam.py``);
+* ``models`` — the registry and which names have files runnable here (:mod:`edgepose.commands.models`);
+* ``bench``, ``export``, ``verify``, ``train`` — the repository's tools ``apps/bench.py``,
+  ``quantization/export.py`` (``--int8``: ``quantization/int8.py``), ``quantization/verify.py`` and
+  ``training/train.py``, run exactly as ``python <script>`` runs them (:mod:`edgepose.commands.tools`).
+  They need a clone installed with ``pip install -e``; ``export``/``verify``/``train`` also need torch.
+
+``run`` and ``models`` are in the package and never import torch. A user error is one
+``error:`` line on stderr and exit status 2 (the quantization tools keep their status 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "main"]
+
+#: command -> one-line description (the order of ``edgepose --help``)
+COMMANDS: dict[str, str] = {
+    "run": "pose estimation on a camera, video, image or 'sample' (python apps/webcam.py)",
+    "models": "the registry: which models have files runnable here, their size, precision and training data",
+    "bench": "latency of model files per backend and precision (python apps/bench.py)",
+    "export": "export a checkpoint to ONNX/TFLite fp32+fp16 (python quantization/export.py); "
+              "--int8: int8 with calibration data (python quantization/int8.py)",
+    "verify": "check exported files against the torch model (python quantization/verify.py)",
+    "train": "train a model from a config (python training/train.py)",
+}
+USER_ERROR = 2
+
+
+def usage() -> str:
+    """The text of ``edgepose --help``."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: edgepose <command> [options]   (edgepose <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name:{width}}  {text}" for name, text in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch ``edgepose <command> ...``; returns the command's exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else USER_ERROR
+    if args[0] == "--version":
+        from edgepose import __version__
+
+        print(f"edgepose {__version__}")
+        return 0
+    command, rest = args[0], args[1:]
+    prog = f"edgepose {command}"
+    if command == "run":
+        from edgepose.commands.run import main as run_main
+
+        return run_main(rest, prog)
+    if command == "models":
+        from edgepose.commands.models import main as models_main
+
+        return models_main(rest, prog)
+    if command in COMMANDS:
+        from edgepose.commands.tools import run_tool
+
+        return run_tool(command, rest)
+    close = difflib.get_close_matches(command, list(COMMANDS), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    print(f"error: unknown command {command!r}{hint} (commands: {', '.join(COMMANDS)})", file=sys.stderr)
+    return USER_ERROR
