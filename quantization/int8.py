@@ -13,7 +13,9 @@ same results on x86-64 and aarch64 (``--fuse-residual-adds``: about 10 % faster 
 without that guarantee; see edgepose/export/qdq_portable.py). TFLite: litert-torch PT2E
 quantizer calibrated by NNCF ``quantize_pt2e`` (int8 asymmetric activations / symmetric per-
 channel weights; ``--preset`` does not apply); its input tensor is int8. ``--head float`` keeps
-the SimDR 1-D head (final conv + x/y Linear) in float. Files: ``{out}/{model}_int8.onnx``,
+the SimDR 1-D head (final conv + x/y Linear) in float. TokenPose (ONNX): the patch embedding and
+the transformer's Linear layers are int8, LayerNorm, softmax and the head stay float, and so
+do the attention matmuls (Q K^T, A V) unless ``--attention int8``. Files: ``{out}/{model}_int8.onnx``,
 ``{out}/{model}_int8.tflite``; all are written or none.
 
 Score threshold: each file's metadata carries ``score_threshold``, measured per file on the
@@ -32,7 +34,7 @@ from edgepose.export.calibration import calibration_crops
 from edgepose.export.cli import add_model_args, model_from_args, run_main, setup_logging
 from edgepose.export.onnx_export import DEFAULT_OPSET
 from edgepose.export.pipeline import INT8_FORMATS, export_int8, parse_list
-from edgepose.export.quantize import HEAD_MODES, PRESETS, QuantOptions
+from edgepose.export.quantize import ATTENTION_MODES, HEAD_MODES, PRESETS, QuantOptions
 from edgepose.export.report import summary_table
 
 
@@ -49,6 +51,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--preset", choices=PRESETS, default="performance", help="NNCF preset (ONNX)")
     parser.add_argument("--head", choices=HEAD_MODES, default="float",
                         help="keep the 1-D head in float (default) or quantize everything")
+    parser.add_argument("--attention", choices=ATTENTION_MODES, default="float",
+                        help="ONNX transformers (TokenPose): keep the attention matmuls Q K^T and A V float (default) "
+                             "or quantize them; no effect on convolutional models")
     parser.add_argument("--bias-correction", choices=("on", "off"), default="on", help="NNCF fast bias correction")
     parser.add_argument("--fuse-residual-adds", action="store_true",
                         help="ONNX: keep residual adds as Add, which onnxruntime fuses into QLinearAdd (about 10%% "
@@ -70,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     formats = parse_list(args.formats, INT8_FORMATS, "formats")
     options = QuantOptions(subset_size=args.subset_size, preset=args.preset, head=args.head,
-                           bias_correction=args.bias_correction == "on", fuse_residual_adds=args.fuse_residual_adds)
+                           bias_correction=args.bias_correction == "on", fuse_residual_adds=args.fuse_residual_adds,
+                           attention=args.attention)
     loaded = model_from_args(args)
     crops = calibration_crops(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed, progress=True)
     records = export_int8(loaded, args.out_dir, crops.batch, formats, options, opset=args.opset,

@@ -21,6 +21,7 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
+from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
 from torch import nn  # noqa: E402
 
 from edgepose import Estimator  # noqa: E402
@@ -39,14 +40,6 @@ IMAGES = FIXTURE / "images"
 MODELS = [pytest.param("simdr_hrw32_64", marks=pytest.mark.slow), "simdr_tps_64",
           pytest.param("hm_tps_64", marks=pytest.mark.slow)]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny CPU passes run faster on one thread when the cores are busy with other work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def scaled_random(name: str, seed: int = 0) -> nn.Module:

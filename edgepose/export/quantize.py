@@ -17,6 +17,18 @@ Head: with ``head="float"`` the SimDR 1-D head - the nodes from the outputs back
 including the last convolution (``final_layer`` 1x1 conv, reshape, ``mlp_head_x/y``
 Linear) - stays float (NNCF ``IgnoredScope`` for ONNX, an annotation filter for PT2E).
 For heatmap models this keeps only the final 1x1 conv in float.
+
+Transformers (ONNX): when that walk back from the outputs meets a ``Softmax`` (TokenPose:
+the last convolution is in the stem, before the whole transformer), the convolution rule
+would keep the transformer in float. The ONNX rule then becomes
+:func:`onnx_transformer_float_nodes`: the patch embedding and the transformer's Linear
+layers are quantized; every ``LayerNormalization`` and ``Softmax``, and the head (the
+nodes from the outputs back to the keypoint-token ``Slice``: ``mlp_head_x/y`` or the
+heatmap ``mlp_head``) stay float; ``head="int8"`` quantizes the head too but still keeps
+LayerNorm and softmax float. ``attention="float"`` (the default) also keeps the two
+activation-by-activation matmuls of each attention (Q K^T with its scale, and A V) in float;
+``attention="int8"`` quantizes them too. The PT2E
+(TFLite) rule is unchanged: it keeps a transformer in float (a warning says so).
 """
 
 from __future__ import annotations
@@ -48,10 +60,14 @@ from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["QuantOptions", "quantize_onnx", "quantize_tflite", "onnx_head_nodes", "fx_head_nodes"]
+__all__ = [
+    "QuantOptions", "quantize_onnx", "quantize_tflite", "onnx_head_nodes", "onnx_float_nodes",
+    "onnx_transformer_float_nodes", "fx_head_nodes",
+]
 
 PRESETS = ("performance", "mixed")
 HEAD_MODES = ("float", "int8")
+ATTENTION_MODES = ("float", "int8")
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,10 @@ class QuantOptions:
             ``Add``, which ONNX Runtime fuses into ``QLinearAdd``: about 10 % faster on x86-64,
             with rare one-step rounding differences between CPUs
             (:mod:`edgepose.export.qdq_portable`).
+        attention: ONNX transformers only (see module docstring): "float" (default) keeps
+            the attention matmuls Q K^T and A V float, "int8" quantizes them (no more
+            accurate and slower in ONNX Runtime on x86-64 for TokenPose-S at 64x64). No
+            effect on convolutional models.
     """
 
     subset_size: int = 300
@@ -75,6 +95,7 @@ class QuantOptions:
     head: str = "float"
     bias_correction: bool = True
     fuse_residual_adds: bool = False
+    attention: str = "float"
 
     def __post_init__(self) -> None:
         if self.subset_size < 1:
@@ -83,6 +104,8 @@ class QuantOptions:
             raise InputError(f"preset must be one of {PRESETS}, got {self.preset!r}")
         if self.head not in HEAD_MODES:
             raise InputError(f"head must be one of {HEAD_MODES}, got {self.head!r}")
+        if self.attention not in ATTENTION_MODES:
+            raise InputError(f"attention must be one of {ATTENTION_MODES}, got {self.attention!r}")
 
 
 def _check_calibration(calibration: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -122,6 +145,80 @@ def onnx_head_nodes(model: Any, outputs: list[str]) -> list[str]:
     if not any(n.op_type in ("Conv", "ConvTranspose") for n in nodes):
         raise ExportError("could not find the head: no convolution before the outputs")
     return sorted(n.name for n in nodes)
+
+
+def onnx_transformer_float_nodes(model: Any, outputs: list[str], *, head: bool = True,
+                                  attention: str = "float") -> list[str]:
+    """Names of the ONNX nodes a transformer keeps in float (see module docstring).
+
+    Args:
+        model: an fp32 ``onnx.ModelProto`` with a ``Softmax`` attention.
+        outputs: the graph outputs of the head.
+        head: keep the head float.
+        attention: "float" (the Q K^T scale-and-matmul and A V matmuls too) or "int8".
+
+    Returns:
+        Sorted node names: all ``LayerNormalization`` and ``Softmax`` nodes, with ``head`` the
+        head (from the outputs back to and including the first ``Slice`` / ``Gather`` /
+        ``Shape`` on every path), and with ``attention="float"`` the matmuls next to each
+        ``Softmax``.
+
+    Raises:
+        ExportError: the graph has no ``Softmax`` or no token ``Slice`` before the outputs.
+    """
+    if attention not in ATTENTION_MODES:
+        raise InputError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+    nodes = list(model.graph.node)
+    producer = {out: node for node in nodes for out in node.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    softmaxes = [n for n in nodes if n.op_type == "Softmax"]
+    if not softmaxes:
+        raise ExportError("not a transformer: no Softmax in the graph")
+    stops = ("Slice", "Gather", "Shape")
+    head_nodes = _walk_back(
+        (producer.get(o) for o in outputs),
+        lambda n: [producer.get(i) for i in n.input if i in producer],
+        lambda n: n.op_type in stops,
+    )
+    if not any(n.op_type in stops for n in head_nodes):
+        raise ExportError("could not find the transformer head: no token Slice before the outputs")
+    keep = {n.name for n in head_nodes} if head else set()
+    keep.update(n.name for n in nodes if n.op_type in ("LayerNormalization", "Softmax"))
+    if attention == "float":
+        for softmax in softmaxes:
+            # A V: the MatMul that consumes the softmax
+            keep.update(c.name for c in consumers.get(softmax.output[0], []) if c.op_type == "MatMul")
+            # Q K^T (and its scale): back from the softmax through Mul / Div to the first MatMul
+            node = producer.get(softmax.input[0])
+            while node is not None and node.op_type in ("Mul", "Div"):
+                keep.add(node.name)
+                node = next((producer[i] for i in node.input
+                             if i in producer and producer[i].op_type != "Constant"), None)
+            if node is not None and node.op_type == "MatMul":
+                keep.add(node.name)
+    return sorted(keep)
+
+
+def onnx_float_nodes(model: Any, outputs: list[str], options: QuantOptions) -> list[str]:
+    """Names of the ONNX nodes ``options`` keeps in float: the convolutional head rule
+    (:func:`onnx_head_nodes`, ``head="float"`` only) or, when it would keep an attention in
+    float, the transformer rule (:func:`onnx_transformer_float_nodes`)."""
+    by_name = {n.name: n for n in model.graph.node}
+    if not any(n.op_type == "Softmax" for n in by_name.values()):
+        return onnx_head_nodes(model, outputs) if options.head == "float" else []
+    conv_head = onnx_head_nodes(model, outputs)
+    if any(by_name[name].op_type == "Softmax" for name in conv_head):
+        keep = onnx_transformer_float_nodes(model, outputs, head=options.head == "float",
+                                            attention=options.attention)
+        logger.info("transformer: %d of %d nodes stay float (LayerNorm, softmax%s%s) instead of the %d "
+                    "after the last convolution", len(keep), len(by_name),
+                    ", head" if options.head == "float" else "",
+                    ", attention matmuls" if options.attention == "float" else "", len(conv_head))
+        return keep
+    return conv_head if options.head == "float" else []
 
 
 def fx_head_nodes(graph_module: torch.fx.GraphModule) -> set[str]:
@@ -171,7 +268,7 @@ def quantize_onnx(
     if source_meta["precision"] != "fp32" or source_meta["model"] != spec.name:
         raise InputError(f"{fp32_path} is not the fp32 ONNX of {spec.name} (metadata: {source_meta['model']}, {source_meta['precision']})")
     fp32 = onnx.load(str(fp32_path))
-    ignored = onnx_head_nodes(fp32, output_names(spec)) if options.head == "float" else []
+    ignored = onnx_float_nodes(fp32, output_names(spec), options)
     subset = min(options.subset_size, len(x))
     dataset = nncf.Dataset([x[i:i + 1] for i in range(len(x))], lambda item: {INPUT_NAME: item})
     target = Path(path)
@@ -290,6 +387,9 @@ def quantize_tflite(
     tagged = tag_add_relu_sources(graph)
     logger.debug("%s: tagged %d add/relu nodes for the PT2E annotators", what, tagged)
     skip = fx_head_nodes(graph) if options.head == "float" else set()
+    if any("softmax" in str(n.target) for n in graph.graph.nodes if n.name in skip):
+        logger.warning("%s: the TFLite head rule keeps everything after the last convolution in float, the "
+                       "transformer included (only the stem is int8); the ONNX int8 file quantizes it", what)
     quantizer = _pt2e_quantizer(skip)
     subset = min(options.subset_size, len(x))
     dataset = nncf.Dataset([torch.from_numpy(x[i:i + 1]) for i in range(len(x))], lambda item: {INPUT_NAME: item})

@@ -61,8 +61,12 @@ LEGACY_TORCHVISION_RESNET_URLS: dict[int, str] = {
 }
 
 _TRUNK_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
-#: the SimDR x/y classifiers, whose shapes follow the input size (``load_pose_checkpoint(fresh=...)``)
-RESIZABLE_HEADS = ("mlp_head_x.", "mlp_head_y.")
+#: the tensors whose shapes (or presence) follow the input size, for ``load_pose_checkpoint(fresh=...)``:
+#: the SimDR x/y classifiers of every family and, for TokenPose, the patch embedding Linear(256*ph*pw, D)
+#: (the patch grows with the input), the heatmap ``mlp_head`` (H/4*W/4 outputs, one or two Linear
+#: layers by size) and the fixed sine position embedding (a buffer of the token grid)
+RESIZABLE_HEADS = ("mlp_head_x.", "mlp_head_y.", "features.patch_to_embedding.", "features.mlp_head.",
+                   "features.pos_embedding")
 _LIST_LIMIT = 20
 
 
@@ -79,9 +83,10 @@ class LoadReport:
         missing: model keys the source lacks.
         unexpected: source keys the model lacks.
         mismatched: (key, source shape, model shape) for keys whose shapes differ.
-        ignored: source keys dropped on purpose (e.g. the ImageNet classifier ``fc.*``).
+        ignored: source keys dropped on purpose (e.g. the ImageNet classifier ``fc.*``, or
+            keys under ``fresh`` prefixes that the model lacks).
         kept: model keys kept at their current value on purpose (``num_batches_tracked``
-            absent from old files).
+            absent from old files, and keys under ``fresh`` prefixes that the source lacks).
         fresh: (key, source shape, model shape) of tensors of another shape left at the
             model's initial values on purpose (``load_pose_checkpoint(fresh=...)``).
     """
@@ -279,8 +284,11 @@ def load_pose_checkpoint(model: nn.Module, source: Source, *, key: str | None = 
         strict: raise :class:`CheckpointMismatchError` on any missing/unexpected/mis-shaped key.
         fresh: name prefixes whose tensors may differ in shape and then keep the model's own
             initial values (e.g. :data:`RESIZABLE_HEADS`: a 64x64 model's trunk and 1x1
-            ``final_layer`` into a 128x128 model, whose x/y classifiers are larger). They are
-            reported as ``fresh``, and every other key must still match.
+            ``final_layer`` into a 128x128 model, whose x/y classifiers are larger; a 64x64
+            TokenPose's stem and transformer into a 128x128 one, whose patch embedding takes
+            2x2 patches). They are reported as ``fresh``; keys under these prefixes that only
+            the model has keep their initial values (reported as ``kept``), keys that only the
+            source has are dropped (``ignored``); every other key must still match.
 
     Returns:
         A :class:`LoadReport`.
@@ -289,7 +297,13 @@ def load_pose_checkpoint(model: nn.Module, source: Source, *, key: str | None = 
     model_sd = model.state_dict()
     report = _compare(model_sd, source_sd, list(model_sd), ())
     if fresh:
-        kept = tuple(m for m in report.mismatched if m[0].startswith(fresh))
-        report = replace(report, mismatched=tuple(m for m in report.mismatched if m not in kept),
-                         fresh=kept)
+        resized = tuple(m for m in report.mismatched if m[0].startswith(fresh))
+        absent = tuple(k for k in report.missing if k.startswith(fresh))
+        extra = tuple(k for k in report.unexpected if k.startswith(fresh))
+        report = replace(report, mismatched=tuple(m for m in report.mismatched if m not in resized),
+                         fresh=resized,
+                         missing=tuple(k for k in report.missing if k not in absent),
+                         kept=report.kept + absent,
+                         unexpected=tuple(k for k in report.unexpected if k not in extra),
+                         ignored=report.ignored + extra)
     return _apply(model, source_sd, report, strict, "pose checkpoint")
