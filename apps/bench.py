@@ -177,8 +177,8 @@ def e2e_tracked(path: Path, backend: str, args: argparse.Namespace, scene: "Movi
     keypoints, re-detection every ``redetect_interval`` frames), One Euro smoothing on
     (timestamps at 30 fps), frame checks, preprocessing, inference and decoding."""
     frames = [scene(i) for i in range(args.warmup + args.repeats)]
-    with Estimator(path, backend, threads=args.threads, mode="track", tracker=soak_tracker(),
-                   smoothing="auto") as est:
+    with Estimator(path, backend=backend, running_mode="video", threads=args.threads, mode="track",
+                   tracker=soak_tracker()) as est:
         index = iter(range(len(frames)))
 
         def step() -> None:
@@ -191,7 +191,7 @@ def e2e_tracked(path: Path, backend: str, args: argparse.Namespace, scene: "Movi
 def bench_file(path: Path, backend: str, args: argparse.Namespace, frame: np.ndarray,
                scene: "MovingScene") -> Row | None:
     try:
-        est = Estimator(path, backend, threads=args.threads, smoothing=None)
+        est = Estimator(path, backend=backend, threads=args.threads)
     except EdgeposeError as exc:
         logger.warning("skipping %s on %s: %s", path.name, backend, exc)
         return None
@@ -634,8 +634,8 @@ def run_soak(args: argparse.Namespace) -> int:
     if len(backends) > 1:
         logger.warning("--soak runs one backend: %s", backends[0])
     try:
-        est = Estimator(args.model, backends[0], threads=args.threads, mode="track", tracker=soak_tracker(),
-                        smoothing="auto")
+        est = Estimator(args.model, backend=backends[0], running_mode="video", threads=args.threads, mode="track",
+                        tracker=soak_tracker())
     except EdgeposeError as exc:
         logger.error("%s", exc)
         return 2

@@ -17,8 +17,10 @@ from edgepose.errors import (
     ModelFileError,
     UnknownModelError,
 )
-from edgepose.estimator import MAX_FRAME_PIXELS, Estimator, PoseResult
+from edgepose.estimator import MAX_FRAME_PIXELS, Estimator
 from edgepose.model_info import load_model
+from edgepose.options import EstimatorOptions, ModelDescription
+from edgepose.result import Person, PoseResult
 from edgepose.skeleton import get_keypoint_set
 from edgepose.smooth import OneEuroParams
 from edgepose.zoo import ModelFile, ModelSpec, get_spec, list_models
@@ -31,5 +33,5 @@ __all__ = [
     "ModelFileError", "UnknownModelError",
     "Codec", "HeatmapCodec", "SimDRCodec", "SimDRStarCodec", "codec_from_dict",
     "ModelFile", "ModelSpec", "get_keypoint_set", "get_spec", "list_models",
-    "Estimator", "PoseResult", "OneEuroParams", "load_model", "MAX_FRAME_PIXELS",
+    "Estimator", "EstimatorOptions", "ModelDescription", "Person", "PoseResult", "OneEuroParams", "load_model", "MAX_FRAME_PIXELS",
 ]

@@ -7,16 +7,13 @@ scoring below ``threshold`` are not drawn, nor are limbs touching them.
 from __future__ import annotations
 
 import colorsys
-from typing import TYPE_CHECKING
+from typing import Any
 
 import cv2
 import numpy as np
 
 from edgepose.errors import InputError
 from edgepose.skeleton import KeypointSet, get_keypoint_set
-
-if TYPE_CHECKING:
-    from edgepose.estimator import PoseResult
 
 _GOLDEN = 0.618033988749895
 
@@ -84,23 +81,38 @@ def draw_box(image: np.ndarray, box: np.ndarray, color: tuple[int, int, int], la
     return image
 
 
-def draw_result(
+def draw_people(
     image: np.ndarray,
-    result: PoseResult,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    boxes: np.ndarray,
+    track_ids: np.ndarray,
+    keypoint_set: KeypointSet | str = "coco17",
     *,
     threshold: float = 0.3,
-    boxes: bool = True,
+    show_boxes: bool = True,
     ids: bool = True,
 ) -> np.ndarray:
-    """Draw every person of a :class:`~edgepose.estimator.PoseResult`, coloured by track id."""
-    for i in range(len(result)):
-        tid = int(result.track_ids[i])
+    """Draw N people, coloured by track id: ``keypoints (N, K, 2)`` px, ``scores (N, K)``,
+    ``boxes (N, 4)`` xywh px, ``track_ids (N,)``; ``show_boxes=False`` leaves the boxes out."""
+    for i in range(len(keypoints)):
+        tid = int(track_ids[i])
         color = track_color(tid)
-        if boxes:
-            draw_box(image, result.boxes[i], color, f"#{tid}" if ids else None)
-        draw_pose(image, result.keypoints[i], result.scores[i], result.keypoint_set,
-                  threshold=threshold, color=color)
+        if show_boxes:
+            draw_box(image, boxes[i], color, f"#{tid}" if ids else None)
+        draw_pose(image, keypoints[i], scores[i], keypoint_set, threshold=threshold, color=color)
     return image
+
+
+def draw_result(image: np.ndarray, result: Any, *, threshold: float | None = None, boxes: bool = True,
+                ids: bool = True) -> np.ndarray:
+    """Draw every person of a result (anything with ``keypoints``, ``scores``, ``boxes``,
+    ``track_ids``, ``keypoint_set`` and ``score_threshold`` arrays/fields, e.g. a
+    :class:`~edgepose.result.PoseResult`); ``threshold`` defaults to its ``score_threshold``."""
+    if threshold is None:
+        threshold = float(result.score_threshold)
+    return draw_people(image, result.keypoints, result.scores, result.boxes, result.track_ids, result.keypoint_set,
+                       threshold=threshold, show_boxes=boxes, ids=ids)
 
 
 def draw_text(image: np.ndarray, text: str, origin: tuple[int, int] = (8, 22),

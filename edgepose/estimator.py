@@ -2,22 +2,38 @@
 
 ::
 
-    from edgepose import Estimator
-    with Estimator("simdr_r50_128") as est:            # registry name, or a .onnx/.tflite path
-        result = est(frame)                             # frame: (H, W, 3) uint8, BGR by default
-        result.keypoints, result.scores                 # (N, K, 2) frame px, (N, K)
-        result = est.estimate(frame, [[x, y, w, h]])    # your own person boxes
+    from edgepose import Estimator, EstimatorOptions
+    with Estimator("simdr_r50_128") as est:             # registry name, or a .onnx/.tflite path
+        result = est(frame)                              # frame: (H, W, 3) uint8, BGR by default
+        result.keypoints, result.scores                  # (N, K, 2) frame px, (N, K)
+        result = est.estimate(frame, [[x, y, w, h]])     # your own person boxes
+
+    # a video: declare it, and pass each frame's capture time in seconds
+    est = Estimator("simdr_r50_128", EstimatorOptions(running_mode="video", mode="track", detector="hog"))
+    result = est(frame, timestamp=frame_index / fps)
 
     # an external SimCC model without edgepose metadata (e.g. an RTMPose ONNX export):
-    from edgepose import SimDRCodec
-    est = Estimator("rtmpose-s.onnx", codec=SimDRCodec((256, 192), split_ratio=2.0),
-                    mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),  # pixel/255 units
-                    color_order="rgb", keypoint_set="coco17")
+    from edgepose import ModelDescription, SimDRCodec
+    est = Estimator("rtmpose-s.onnx", description=ModelDescription(
+        codec=SimDRCodec((256, 192), split_ratio=2.0), mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225), color_order="rgb", keypoint_set="coco17"))  # mean/std in pixel/255
+
+Settings live in :class:`~edgepose.options.EstimatorOptions` (frozen); keyword arguments
+to ``Estimator`` are a shorthand for its fields: ``Estimator(m, threads=1)`` equals
+``Estimator(m, EstimatorOptions(threads=1))``, and ``Estimator(m, opts, threads=1)``
+replaces ``threads`` in ``opts``.
 
 Per frame: person boxes (mode ``"full"``, ``"track"`` or ``"detect"``, see below) ->
 :func:`edgepose.preprocess.preprocess_crops` -> one backend call for all N crops (see
-"Several people" below) -> ``codec.decode`` -> inverse
-affine to frame pixels -> tracker update -> One Euro smoothing per track.
+"Several people" below) -> ``codec.decode`` -> inverse affine to frame pixels ->
+tracker update -> One Euro smoothing per track (video mode).
+
+Running mode (``running_mode``): ``"image"`` (default) treats every call on its own:
+no timestamps, no smoothing. ``"video"`` needs ``timestamp=`` in seconds on every call,
+strictly increasing; equal or earlier timestamps raise :class:`~edgepose.errors.InputError`
+(call :meth:`Estimator.reset` before a new video or after a seek), and a spacing of more
+than :data:`PLAUSIBLE_FRAME_GAP_S` seconds (e.g. milliseconds passed as seconds) logs one
+warning.
 
 Modes:
 
@@ -31,60 +47,56 @@ Modes:
     previous keypoints. Nearly the cost of ``"full"`` with several people; a newcomer
     is found only at the next detection.
 
-Smoothing (``smoothing=``): ``None`` off; ``"auto"`` (default) smooths frames that carry
-a ``timestamp`` (video: the apps pass the capture time) and leaves frames without one
-alone (single images, unrelated photos); a :class:`~edgepose.smooth.OneEuroParams`
-smooths every frame, using ``time.monotonic()`` when no timestamp is given.
-
 Several people: with ``threads`` > 1 (or None: all cores) and N > 1 crops, the default
 ``batching="auto"`` cuts the batch into one chunk per thread and runs the chunks
 concurrently on single-threaded runtime instances, because one small crop does not keep
-several threads busy. Four ``simdr_r50_128`` int8 crops on ONNX Runtime with 2 threads
-(2 cores, end to end, five runs of ``apps/bench.py --threads 2 --people 4``) took
-0.68-0.73x the time of four single calls this way, 0.79-0.81x as one 2-thread batched
-call. With ``threads=1`` the crops run as one batched call: 0.92x at 128x128 int8
-(:mod:`edgepose.backends.base` says why so little), 0.74x at 64x64. The extra instances
-cost memory: for ``simdr_r50_128`` int8 with two workers, +81 MB (ONNX Runtime), +102 MB
-(OpenVINO), +105 MB (LiteRT); ``batching="batch"`` avoids them.
+several threads busy; with ``threads=1`` the crops run as one batched call. The extra
+instances cost memory; ``batching="batch"`` avoids them. training/RECIPES.md has the
+measured speed-ups and memory.
 
-Thread safety: an Estimator keeps per-video state (tracks, filters) and is **not**
-thread-safe: use one Estimator per thread (or per video stream). Several Estimators can
-share one loaded model by passing the same :class:`~edgepose.backends.Backend` as
-``model``: ONNX Runtime then runs them concurrently; TFLite and OpenVINO backends
-serialise their calls with a lock (correct, not parallel).
+Thread safety: an Estimator keeps per-video state (tracks, filters, the last timestamp)
+and is **not** thread-safe: use one Estimator per thread (or per video stream). Several
+Estimators can share one loaded model by passing the same
+:class:`~edgepose.backends.Backend` as ``model``: ONNX Runtime then runs them
+concurrently; TFLite and OpenVINO backends serialise their calls with a lock.
 
 Input limits: frames must be ``uint8 (H, W, 3)`` with at most :data:`MAX_FRAME_PIXELS`
 pixels and sides of at most :data:`MAX_FRAME_SIDE` pixels (OpenCV's warp limit); boxes
-finite, overlapping the frame, at least :data:`MIN_BOX_SIZE` wide and high, and within
-:data:`MAX_BOX_COORD` pixels;
+finite, in frame pixels (boxes whose numbers are all <= 1 on a frame larger than
+:data:`NORMALIZED_BOX_MIN_FRAME` px are refused as normalised), overlapping the frame,
+at least :data:`MIN_BOX_SIZE` wide and high, and within :data:`MAX_BOX_COORD` pixels;
 timestamps finite numbers; track ids integers. Violations raise
 :class:`~edgepose.errors.InputError` naming the problem.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import logging
 import math
 import numbers
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from edgepose.backends import Backend
-from edgepose.codecs import Codec
 from edgepose.codecs.base import check_number
-from edgepose.detect import Detector, make_detector
+from edgepose.detect import make_detector
 from edgepose.errors import InputError, ModelFileError
-from edgepose.model_info import build_model_info, load_model
+from edgepose.model_info import build_model_info, load_model, shipped_spec
+from edgepose.options import BATCHING, BOX_FORMATS, MAX_PADDING, MODES, EstimatorOptions, ModelDescription
 from edgepose.preprocess import crops_to_frame, preprocess_crops
+from edgepose.result import TIMING_KEYS, PoseResult
 from edgepose.skeleton import KeypointSet
-from edgepose.smooth import OneEuroParams, PoseSmoother
+from edgepose.smooth import PoseSmoother
 from edgepose.track import PoseTracker
 from edgepose.zoo import REGISTRY
+
+__all__ = ["BATCHING", "BOX_FORMATS", "MAX_PADDING", "MODES", "TIMING_KEYS", "Estimator", "EstimatorOptions",
+           "ModelDescription", "PoseResult", "check_boxes", "check_frame", "check_timestamp", "check_track_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,41 +109,12 @@ MAX_FRAME_SIDE = 32_766
 MAX_BOX_COORD = 1e9
 #: Smallest box width or height, in pixels (a thousandth of a pixel).
 MIN_BOX_SIZE = 1e-3
-#: Largest crop padding factor (the official value is 1.25).
-MAX_PADDING = 100.0
-MODES = ("full", "track", "detect")
-BATCHING = ("auto", "batch", "loop")
-TIMING_KEYS = ("detect", "preprocess", "infer", "decode", "smooth", "total")
-
-
-@dataclass(frozen=True)
-class PoseResult:
-    """Poses found in one frame.
-
-    Attributes:
-        keypoints: (N, K, 2) float32, (x, y) in frame pixels.
-        scores: (N, K) float32 keypoint confidences (codec's score, 0..1 for SimDR).
-        boxes: (N, 4) float32 person boxes (x, y, w, h) in frame pixels that were cropped.
-        track_ids: (N,) int64 track ids (stable across frames in "track"/"detect" modes).
-        timings: milliseconds per stage: detect, preprocess, infer, decode, smooth, total.
-        keypoint_set: name of the keypoint set ("coco17", ...).
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    boxes: np.ndarray
-    track_ids: np.ndarray
-    timings: dict[str, float] = field(default_factory=dict)
-    keypoint_set: str = "coco17"
-
-    def __len__(self) -> int:
-        return int(self.keypoints.shape[0])
-
-    def draw(self, image: np.ndarray, threshold: float = 0.3) -> np.ndarray:
-        """Draw the skeletons on ``image`` (BGR uint8, in place) and return it."""
-        from edgepose.draw import draw_result
-
-        return draw_result(image, self, threshold=threshold)
+#: Boxes whose numbers all lie in [0, 1] are refused as normalised on frames whose
+#: shorter side is at least this many pixels (a real box there is wider than a pixel).
+NORMALIZED_BOX_MIN_FRAME = 32
+#: Frame spacing in seconds above which video timestamps look wrong (milliseconds passed as
+#: seconds, say): one warning, and smoothing restarts after gaps longer than the smoother's.
+PLAUSIBLE_FRAME_GAP_S = 5.0
 
 
 # ---- input checks ---------------------------------------------------------------------------
@@ -174,36 +157,63 @@ def check_frame(frame: Any) -> np.ndarray:
     return frame
 
 
-def check_boxes(boxes: Any, frame_hw: tuple[int, int]) -> np.ndarray:
-    """``boxes (N, 4)`` xywh as float64, or InputError (NaN/inf, size <= 0, entirely outside the frame)."""
+def to_xywh(boxes: np.ndarray, box_format: str) -> np.ndarray:
+    """``boxes (N, 4)`` in ``box_format`` ("xywh", "xyxy" or "cxcywh") as (x, y, w, h) float64."""
+    b = np.asarray(boxes, dtype=np.float64)
+    if box_format == "xywh":
+        return b
+    if box_format == "xyxy":
+        return np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], axis=1)
+    if box_format == "cxcywh":
+        return np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], axis=1)
+    raise InputError(f"box_format must be one of {BOX_FORMATS}; got {box_format!r}")
+
+
+def check_boxes(boxes: Any, frame_hw: tuple[int, int], box_format: str = "xywh") -> np.ndarray:
+    """``boxes (N, 4)`` in ``box_format`` (frame pixels) -> (N, 4) xywh float64, or InputError
+    (not numbers, NaN/inf, size <= 0, normalised-looking, entirely outside the frame)."""
+    layout = {"xywh": "(x, y, w, h)", "xyxy": "(x1, y1, x2, y2)", "cxcywh": "(cx, cy, w, h)"}.get(box_format)
+    if layout is None:
+        raise InputError(f"box_format must be one of {BOX_FORMATS}; got {box_format!r}")
     try:
-        b = np.asarray(boxes, dtype=np.float64)
+        given = np.asarray(boxes, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"boxes must be numbers of shape (N, 4) (x, y, w, h): {exc}") from None
-    if b.ndim == 1 and b.size == 4:
-        b = b[None]
-    if b.size == 0:
+        raise InputError(f"boxes must be numbers of shape (N, 4) {layout}: {exc}") from None
+    if given.ndim == 1 and given.size == 4:
+        given = given[None]
+    if given.size == 0:
         return np.zeros((0, 4))
-    if b.ndim != 2 or b.shape[1] != 4:
-        raise InputError(f"boxes must have shape (N, 4) (x, y, w, h); got {b.shape}")
+    if given.ndim != 2 or given.shape[1] != 4:
+        raise InputError(f"boxes must have shape (N, 4) {layout}; got {given.shape}")
     h, w = frame_hw
+    for i, row in enumerate(given):
+        if not np.all(np.isfinite(row)):
+            raise InputError(f"box {i} {row.tolist()} contains NaN or inf")
+    if min(h, w) >= NORMALIZED_BOX_MIN_FRAME and np.all((given >= 0) & (given <= 1)):
+        raise InputError(
+            f"boxes {given.tolist()[:2]}{' ...' if len(given) > 2 else ''} look normalised (all numbers in 0..1) "
+            f"on a {w}x{h} frame: pass frame pixels, e.g. multiply x and w by {w} and y and h by {h}"
+        )
+    b = to_xywh(given, box_format)
     for i, (x, y, bw, bh) in enumerate(b):
-        if not np.all(np.isfinite([x, y, bw, bh])):
-            raise InputError(f"box {i} {b[i].tolist()} contains NaN or inf")
+        original = given[i].tolist()
         if bw <= 0 or bh <= 0:
-            raise InputError(f"box {i} {b[i].tolist()} has width or height <= 0")
+            hint = " (x2 <= x1 or y2 <= y1)" if box_format == "xyxy" else ""
+            raise InputError(f"box {i} {original} has width or height <= 0{hint}; boxes are {layout} "
+                             f"(box_format={box_format!r})")
         if bw < MIN_BOX_SIZE or bh < MIN_BOX_SIZE:
             raise InputError(
-                f"box {i} {b[i].tolist()} has a width or height below {MIN_BOX_SIZE:g} pixels "
-                "(edgepose.estimator.MIN_BOX_SIZE): boxes are (x, y, w, h) in frame pixels"
+                f"box {i} {original} has a width or height below {MIN_BOX_SIZE:g} pixels "
+                f"(edgepose.estimator.MIN_BOX_SIZE): boxes are {layout} in frame pixels"
             )
-        if max(abs(x), abs(y), bw, bh) > MAX_BOX_COORD:
+        if max(abs(x), abs(y), bw, bh) > MAX_BOX_COORD or not np.all(np.isfinite([x, y, bw, bh])):
             raise InputError(
-                f"box {i} {b[i].tolist()} has a coordinate or size beyond {MAX_BOX_COORD:g} pixels "
-                "(edgepose.estimator.MAX_BOX_COORD): boxes are (x, y, w, h) in frame pixels"
+                f"box {i} {original} has a coordinate or size beyond {MAX_BOX_COORD:g} pixels "
+                f"(edgepose.estimator.MAX_BOX_COORD): boxes are {layout} in frame pixels"
             )
         if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
-            raise InputError(f"box {i} {b[i].tolist()} lies outside the {w}x{h} frame")
+            raise InputError(f"box {i} {original} lies outside the {w}x{h} frame (boxes are {layout}, "
+                             f"box_format={box_format!r})")
     return b
 
 
@@ -239,143 +249,115 @@ def check_timestamp(timestamp: Any) -> float | None:
 
 
 # ---- the estimator --------------------------------------------------------------------------
+def make_options(options: EstimatorOptions | None, settings: dict[str, Any]) -> EstimatorOptions:
+    """``options`` (default ``EstimatorOptions()``) with the fields named in ``settings`` replaced."""
+    if options is not None and not isinstance(options, EstimatorOptions):
+        if isinstance(options, str):
+            raise InputError(
+                f"Estimator's second argument is an EstimatorOptions; to pick a backend write "
+                f"Estimator(model, backend={options!r})"
+            )
+        raise InputError(f"options must be an EstimatorOptions; got {type(options).__name__}")
+    known = EstimatorOptions.field_names()
+    unknown = [k for k in settings if k not in known]
+    if unknown:
+        described = [k for k in unknown if k in {f.name for f in dataclasses.fields(ModelDescription)}]
+        if described:
+            raise InputError(
+                f"{', '.join(f'{k}=' for k in described)} describe a model file: pass "
+                f"description=ModelDescription({', '.join(f'{k}=...' for k in described)})"
+            )
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        raise InputError(f"Estimator got an unknown setting {unknown[0]!r}"
+                         f"{f' (did you mean {close[0]!r}?)' if close else ''}; settings: {', '.join(known)}")
+    base = options if options is not None else EstimatorOptions()
+    return dataclasses.replace(base, **settings) if settings else base
+
+
 class Estimator:
     """Top-down pose estimation on frames (see the module docstring for modes and threads).
 
     Args:
         model: registry name (``"simdr_r50_128"``), path to ``.onnx``/``.tflite``/``.xml``,
             or an already loaded :class:`~edgepose.backends.Backend` (shared, not closed here).
-        backend: "onnxruntime" | "tflite" | "openvino" | None (from the file suffix).
-        threads: runtime CPU threads (None: the runtime's default).
-        precision: registry file precision ("int8", "fp32", "fp16"); None: int8 first.
-        mode: "full" | "track" | "detect"; None: "detect" with a detector, else "full".
-        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, ``"motion"``, a detection
-            model path (``.onnx``/``.tflite``/``.xml``, e.g. ``.peers/models/centernet_fp32.onnx``;
-            a :class:`~edgepose.detect.ModelDetector` with its output format found from the
-            file's outputs), or None.
-            :meth:`close` closes it (if it has ``close``).
-        tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect" modes;
-            None: defaults whose lost/keypoint thresholds are ``score_threshold``.
-        score_threshold: keypoint score above which a keypoint counts as found (the tracker's
-            default thresholds; ``apps/webcam.py`` draws with it). None: the registry's value
-            when ``model`` is a registry name with shipped weights, else the file's
-            ``score_threshold`` metadata, else the codec's default (0.3 x the score of a
-            perfect prediction). Files written by ``quantization/int8.py`` (measured),
-            ``quantization/export.py --score-threshold`` and ``quantization/ship.py`` carry
-            the metadata value, so a shipped file copied elsewhere and loaded by path gets the
-            same threshold as by name; a foreign file (no edgepose metadata, e.g. an RTMPose
-            export) or one exported before the key existed gets the codec's default, and
-            should be given ``score_threshold=`` (``quantization/verify.py`` measures one).
-            SimDR scores are softmax maxima, whose scale depends on the bins and on how
-            sharply a model localises, so one number does not fit every model.
-        smoothing: None, "auto" or :class:`~edgepose.smooth.OneEuroParams` (module docstring).
-        frame_color: channel order of the frames you pass: "bgr" (OpenCV) or "rgb".
-        batching: "auto": the crops of a frame go to the backend together, which spreads
-            them over its threads (:meth:`~edgepose.backends.Backend.run_parallel`; one
-            thread: a single batched call). "batch": one runtime call for all crops with
-            all threads (when the batch axis is dynamic, else one call per crop). "loop":
-            one call per crop (to measure the difference).
-        max_batch: crops per backend call at most (bounds memory with many people).
-        padding: crop padding around each box (1.25 as in training).
-        max_people: keep at most this many detected people (highest score first).
-        full_frame_if_none: when the detector finds nobody, use the whole frame as one
-            box instead of returning no people.
-        codec, input_hw, mean, std, color_order, keypoint_set: model description for files
-            without edgepose metadata (e.g. RTMPose SimCC exports); they override metadata.
-            ``mean``/``std`` in pixel/255 units, in the model's channel order.
-        output_names: output tensor names in the order the codec takes them, when they
-            are not ``simcc_x``/``simcc_y`` (SimDR) or the single heatmap output.
-        backend_options: extra keyword arguments for the backend (``providers``, ``device``).
+        options: an :class:`~edgepose.options.EstimatorOptions` (default: all defaults).
+        description: a :class:`~edgepose.options.ModelDescription` for a file without
+            edgepose metadata; its fields override the file's metadata.
+        **settings: :class:`~edgepose.options.EstimatorOptions` fields replacing those of
+            ``options`` (``threads=1``, ``running_mode="video"``, ...).
+
+    The keypoint score threshold (``score_threshold``: tracker defaults, what
+    ``PoseResult.draw`` uses) is, in this order: the option; the registry's, for a
+    registry name or for a shipped file loaded by path (recognised by its sha256); the
+    file's ``score_threshold`` metadata (``quantization/int8.py``, ``export.py
+    --score-threshold`` and ``ship.py`` write it); else, for a foreign file or one exported
+    before the key existed, the codec's default (0.3 x the score of a perfect prediction):
+    give such files ``score_threshold=`` (``quantization/verify.py`` measures one). SimDR
+    scores are softmax maxima, whose scale depends on the bins and on how sharply a model
+    localises, so one number does not fit every model.
+
+    Attributes:
+        options: the settings in force.
+        info: :class:`~edgepose.model_info.ModelInfo`, how the model is fed and decoded.
+        score_threshold: as above.
     """
 
     def __init__(
         self,
         model: str | os.PathLike[str] | Backend,
-        backend: str | None = None,
+        options: EstimatorOptions | None = None,
         *,
-        threads: int | None = None,
-        precision: str | None = None,
-        mode: str | None = None,
-        detector: Detector | str | os.PathLike[str] | None = None,
-        tracker: PoseTracker | None = None,
-        score_threshold: float | None = None,
-        smoothing: str | OneEuroParams | None = "auto",
-        frame_color: str = "bgr",
-        batching: str = "auto",
-        max_batch: int = 32,
-        padding: float = 1.25,
-        max_people: int | None = None,
-        full_frame_if_none: bool = False,
-        codec: Codec | dict[str, Any] | None = None,
-        input_hw: tuple[int, int] | None = None,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
-        color_order: str | None = None,
-        keypoint_set: str | None = None,
-        output_names: Sequence[str] | None = None,
-        backend_options: dict[str, Any] | None = None,
+        description: ModelDescription | None = None,
+        **settings: Any,
     ) -> None:
-        if frame_color not in ("bgr", "rgb"):
-            raise InputError(f"frame_color must be 'bgr' or 'rgb'; got {frame_color!r}")
-        if batching not in BATCHING:
-            raise InputError(f"batching must be one of {BATCHING}; got {batching!r}")
-        if isinstance(max_batch, bool) or not isinstance(max_batch, numbers.Integral) or max_batch < 1:
-            raise InputError(f"max_batch must be an integer >= 1; got {max_batch!r}")
-        if isinstance(padding, bool) or not isinstance(padding, numbers.Real) or not 0 < padding <= MAX_PADDING:
-            raise InputError(f"padding must be a number in (0, {MAX_PADDING:g}]; got {padding!r}")
-        if max_people is not None and (isinstance(max_people, bool) or not isinstance(max_people, numbers.Integral)
-                                       or max_people < 0):
-            raise InputError(f"max_people must be None or an integer >= 0; got {max_people!r}")
-        self.detector = make_detector(detector)
-        self.mode = mode or ("detect" if self.detector is not None else "full")
-        if self.mode not in MODES:
-            raise InputError(f"mode must be one of {MODES}; got {self.mode!r}")
+        self._closed = True
+        self.options = opts = make_options(options, settings)
+        if description is not None and not isinstance(description, ModelDescription):
+            raise InputError(f"description must be a ModelDescription; got {type(description).__name__}")
+        self.detector = make_detector(opts.detector)
+        self.mode = opts.mode or ("detect" if self.detector is not None else "full")
         if self.mode == "detect" and self.detector is None:
             raise InputError("mode 'detect' needs a detector (detector='hog', 'motion' or a ModelDetector)")
-        self.smoothing = self._smoothing_params(smoothing)
-        #: smooth frames without a timestamp too (explicit OneEuroParams), not only video frames
-        self.smooth_always = isinstance(smoothing, OneEuroParams) or smoothing is True
-        self.frame_color, self.batching, self.max_batch = frame_color, batching, int(max_batch)
-        self.padding, self.max_people, self.full_frame_if_none = float(padding), max_people, full_frame_if_none
-        self.smoother = PoseSmoother(self.smoothing) if self.smoothing is not None else None
+        self.running_mode = opts.running_mode
+        self.smoothing = opts.smoothing
+        self.frame_color, self.batching, self.max_batch = opts.frame_color, opts.batching, int(opts.max_batch)
+        self.padding, self.max_people = float(opts.padding), opts.max_people
+        self.full_frame_if_none = opts.full_frame_if_none
+        self.smoother = (PoseSmoother(self.smoothing)
+                         if self.smoothing is not None and self.running_mode == "video" else None)
+        self._last_timestamp: float | None = None
+        self._warned_spacing = False
         self._owns_backend = not isinstance(model, Backend)
         try:
             if isinstance(model, Backend):
                 self.backend = model
             else:
-                self.backend = load_model(model, backend, threads, precision, **(backend_options or {}))
-            self.info = build_model_info(self.backend, {
-                "codec": codec, "input_hw": input_hw, "mean": mean, "std": std, "color_order": color_order,
-                "keypoint_set": keypoint_set, "output_names": output_names,
-            })
-            self.score_threshold = self._score_threshold(model, score_threshold)
+                self.backend = load_model(model, opts.backend, opts.threads, opts.precision,
+                                          **dict(opts.backend_options or {}))
+            self.info = build_model_info(self.backend, description.given() if description is not None else {})
+            self.score_threshold = self._score_threshold(model, opts.score_threshold)
         except BaseException:
             self.close()
             raise
-        self.tracker = tracker or PoseTracker(lost_score=self.score_threshold, keypoint_threshold=self.score_threshold)
+        self.tracker = opts.tracker or PoseTracker(lost_score=self.score_threshold,
+                                                   keypoint_threshold=self.score_threshold)
         self._closed = False
-        logger.info("Estimator: %s, mode=%s, smoothing=%s, batching=%s", self.backend, self.mode,
-                    smoothing if isinstance(smoothing, str) or smoothing is None else "on", batching)
+        logger.info("Estimator: %s, running_mode=%s, mode=%s, smoothing=%s, batching=%s", self.backend,
+                    self.running_mode, self.mode, "on" if self.smoother is not None else "off", self.batching)
 
     def _score_threshold(self, model: Any, given: Any) -> float:
-        """``given``, else the registry's (shipped weights), the file's metadata or the codec's default."""
+        """``given``, else the registry's (by name, or a shipped file by path), the file's metadata,
+        or the codec's default."""
         if given is None and isinstance(model, str) and model in REGISTRY:
             given = REGISTRY[model].score_threshold
         if given is None:
             given = self.info.metadata.get("score_threshold")
         if given is None:
+            shipped = shipped_spec(self.backend.path, self.info.metadata)
+            given = shipped.score_threshold if shipped is not None else None
+        if given is None:
             return self.info.codec.default_score_threshold()
         return check_number(given, "score_threshold", low=0.0, high=1.0, low_inclusive=True, high_inclusive=True)
-
-    @staticmethod
-    def _smoothing_params(smoothing: Any) -> OneEuroParams | None:
-        if smoothing is None or smoothing is False:
-            return None
-        if smoothing == "auto" or smoothing is True:
-            return OneEuroParams()
-        if isinstance(smoothing, OneEuroParams):
-            return smoothing
-        raise InputError(f"smoothing must be None, 'auto' or OneEuroParams; got {smoothing!r}")
 
     # ---- properties ---------------------------------------------------------------------
     @property
@@ -394,31 +376,32 @@ class Estimator:
 
         Args:
             frame: the image.
-            timestamp: capture time in seconds (video). Turns "auto" smoothing on.
+            timestamp: capture time in seconds, strictly increasing: required in
+                ``running_mode="video"``, refused in ``"image"``.
         """
         t0 = time.perf_counter()
         frame = self._check_open_frame(frame)
-        timestamp = check_timestamp(timestamp)
+        timestamp = self._check_time(timestamp)
         boxes, ids = self._person_boxes(frame)
         return self._run_pipeline(frame, boxes, ids, timestamp, t0, time.perf_counter(), update_tracker=True)
 
     def estimate(self, frame: np.ndarray, boxes: Any, track_ids: Any = None,
                  timestamp: float | None = None) -> PoseResult:
-        """Poses in ``frame`` for caller-given ``boxes (N, 4)`` (x, y, w, h) frame px.
+        """Poses in ``frame`` for caller-given ``boxes (N, 4)`` in frame pixels, laid out as the
+        ``box_format`` option says (default (x, y, w, h)); the result's boxes are xywh.
 
         Args:
             track_ids: (N,) ids for smoothing across calls; None: boxes are matched to the
                 previous call's by IoU (as detections are).
-            timestamp: capture time in seconds (turns "auto" smoothing on).
+            timestamp: as for :meth:`__call__`.
         """
         t0 = time.perf_counter()
         frame = self._check_open_frame(frame)
-        timestamp = check_timestamp(timestamp)
-        b = check_boxes(boxes, frame.shape[:2])
-        if track_ids is None:
+        b = check_boxes(boxes, frame.shape[:2], self.options.box_format)
+        ids = None if track_ids is None else check_track_ids(track_ids, len(b))
+        timestamp = self._check_time(timestamp)
+        if ids is None:
             ids = self.tracker.match(b)
-        else:
-            ids = check_track_ids(track_ids, len(b))
         return self._run_pipeline(frame, b, ids, timestamp, t0, time.perf_counter(),
                                   update_tracker=track_ids is None)
 
@@ -435,8 +418,10 @@ class Estimator:
         return [outs[i] for i in self.info.output_order]
 
     def reset(self) -> None:
-        """Forget tracks and smoothing history (call between unrelated videos)."""
+        """Forget tracks, smoothing history and the last timestamp (call between unrelated
+        videos, or after a seek)."""
         self.tracker.reset()
+        self._last_timestamp = None
         if self.smoother is not None:
             self.smoother.reset()
 
@@ -445,7 +430,7 @@ class Estimator:
         self._closed = True
         if getattr(self, "_owns_backend", False) and hasattr(self, "backend"):
             self.backend.close()
-        close = getattr(self.detector, "close", None)
+        close = getattr(getattr(self, "detector", None), "close", None)
         if callable(close):
             close()
 
@@ -460,6 +445,38 @@ class Estimator:
         if self._closed:
             raise InputError("this Estimator is closed")
         return check_frame(frame)
+
+    def _check_time(self, timestamp: Any) -> float | None:
+        """The frame's timestamp, checked against the running mode and the previous frame's."""
+        t = check_timestamp(timestamp)
+        if self.running_mode == "image":
+            if t is not None:
+                raise InputError(
+                    "timestamp= is for video: create the Estimator with running_mode='video' to smooth "
+                    "consecutive frames, or leave timestamp out for independent images"
+                )
+            return None
+        if t is None:
+            raise InputError(
+                "running_mode='video' needs timestamp= on every frame: its capture time in seconds "
+                "(time.monotonic() for a live camera, frame_index / fps for a file)"
+            )
+        last = self._last_timestamp
+        if last is not None:
+            if t <= last:
+                raise InputError(
+                    f"timestamp {t:.6g} s is {'equal to' if t == last else 'before'} the previous frame's "
+                    f"{last:.6g} s: in running_mode='video' timestamps must strictly increase; pass each frame's "
+                    "capture time in seconds, and call reset() before a new video or after a seek"
+                )
+            if t - last > PLAUSIBLE_FRAME_GAP_S and not self._warned_spacing:
+                self._warned_spacing = True
+                logger.warning(
+                    "video timestamps %.6g s apart (%.6g -> %.6g): edgepose takes seconds; if these are "
+                    "milliseconds, divide them by 1000 (smoothing restarts after each gap this long)",
+                    t - last, last, t)
+        self._last_timestamp = t
+        return t
 
     def _detect(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
@@ -494,16 +511,23 @@ class Estimator:
             return boxes, self.tracker.match(boxes)
         return self.tracker.predicted()
 
+    def _result(self, frame: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, boxes: np.ndarray,
+                ids: np.ndarray, timings: dict[str, float]) -> PoseResult:
+        return PoseResult(keypoints.astype(np.float32, copy=False), scores.astype(np.float32, copy=False),
+                          boxes.astype(np.float32), np.asarray(ids, dtype=np.int64), timings,
+                          self.info.keypoint_set.name, self.score_threshold,
+                          (int(frame.shape[0]), int(frame.shape[1])))
+
     def _run_pipeline(self, frame: np.ndarray, boxes: np.ndarray, ids: np.ndarray, timestamp: float | None,
                       t0: float, t1: float, update_tracker: bool) -> PoseResult:
         k = self.info.keypoint_set.num_keypoints
         n = len(boxes)
         if n == 0:
-            total = (time.perf_counter() - t0) * 1e3
-            return PoseResult(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
-                              np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
-                              {"detect": (t1 - t0) * 1e3, "preprocess": 0.0, "infer": 0.0, "decode": 0.0,
-                               "smooth": 0.0, "total": total}, self.info.keypoint_set.name)
+            timings = dict.fromkeys(TIMING_KEYS, 0.0)
+            timings["detect"] = (t1 - t0) * 1e3
+            timings["total"] = (time.perf_counter() - t0) * 1e3
+            return self._result(frame, np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
+                                np.zeros((0, 4)), np.zeros(0, np.int64), timings)
         batch, matrices = preprocess_crops(frame, boxes, self.info.preprocess_params(),
                                            frame_color=self.frame_color, padding=self.padding)
         t2 = time.perf_counter()
@@ -516,17 +540,18 @@ class Estimator:
                 f"{self.info.keypoint_set.name!r} has {k}"
             )
         keypoints = crops_to_frame(kp_crop, matrices)
+        t4 = time.perf_counter()
         if update_tracker and self.mode != "full":
             self.tracker.update(ids, keypoints, scores, frame.shape[:2])
-        t4 = time.perf_counter()
-        if self.smoother is not None and (timestamp is not None or self.smooth_always):
-            t = float(timestamp) if timestamp is not None else time.monotonic()
-            keypoints = self.smoother(ids, keypoints, t)
         t5 = time.perf_counter()
+        if self.smoother is not None and timestamp is not None:
+            keypoints = self.smoother(ids, keypoints, timestamp)
+        t6 = time.perf_counter()
         timings = {"detect": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "infer": (t3 - t2) * 1e3,
-                   "decode": (t4 - t3) * 1e3, "smooth": (t5 - t4) * 1e3, "total": (t5 - t0) * 1e3}
-        return PoseResult(keypoints.astype(np.float32), scores.astype(np.float32), boxes.astype(np.float32),
-                          np.asarray(ids, dtype=np.int64), timings, self.info.keypoint_set.name)
+                   "decode": (t4 - t3) * 1e3, "track": (t5 - t4) * 1e3, "smooth": (t6 - t5) * 1e3,
+                   "total": (t6 - t0) * 1e3}
+        return self._result(frame, keypoints, scores, boxes, ids, timings)
 
     def __repr__(self) -> str:
-        return f"Estimator({self.backend!r}, mode={self.mode!r}, model={self.info.name!r})"
+        return (f"Estimator({self.backend!r}, running_mode={self.running_mode!r}, mode={self.mode!r}, "
+                f"model={self.info.name!r})")

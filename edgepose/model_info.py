@@ -126,6 +126,24 @@ def load_model(model: str | os.PathLike[str], backend: str | None = None, thread
     return load_backend(resolve_model_file(model, backend, precision), backend, threads, **options)
 
 
+def shipped_spec(path: Path, meta: dict[str, Any]) -> zoo.ModelSpec | None:
+    """The registry entry of which ``path`` is a shipped file (the file its metadata names,
+    same size and sha256), else None: a shipped file copied elsewhere and loaded by path
+    gets the registry's runtime defaults even when its metadata predates them."""
+    spec = zoo.REGISTRY.get(str(meta.get("model", "")))
+    if spec is None or not spec.files:
+        return None
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return None
+    candidates = [f for f in spec.files if f.size == size]
+    if not candidates:
+        return None
+    digest = zoo.sha256_of(Path(path))
+    return spec if any(f.sha256 == digest for f in candidates) else None
+
+
 # ---- metadata -> ModelInfo ----------------------------------------------------------------
 def _parse_metadata(backend: Backend) -> dict[str, Any]:
     text = backend.metadata.get(METADATA_KEY)
@@ -152,8 +170,9 @@ def _check_mean_std(name: str, values: Sequence[float]) -> tuple[float, float, f
 
 
 def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
-    """Combine the file's metadata with caller ``overrides`` (codec, input_hw, mean, std,
-    color_order, keypoint_set, output_names); arguments win over metadata, with a warning.
+    """Combine the file's metadata with caller ``overrides`` (the fields of a
+    :class:`~edgepose.options.ModelDescription`: codec, input_hw, mean, std, color_order,
+    keypoint_set, output_names); overrides win over metadata, with a warning.
 
     Raises:
         ModelFileError: no metadata and required arguments missing (all named), or the
@@ -183,7 +202,8 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     if missing:
         raise ModelFileError(
             f"{backend.path.name} carries no edgepose metadata{' with these fields' if meta else ''}; pass "
-            f"{', '.join(f'{m}=' for m in missing)} to Estimator (missing: {', '.join(missing)})"
+            f"description=ModelDescription({', '.join(f'{m}=...' for m in missing)}) to Estimator "
+            f"(missing: {', '.join(missing)})"
         )
     codec: Codec = values["codec"]
     hw = check_hw(values["input_hw"], "input_hw")
@@ -211,8 +231,7 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
 def _output_order(backend: Backend, codec: Codec, meta: dict[str, Any],
                   output_names: Sequence[str] | None) -> tuple[int, ...]:
     names = backend.output_names
-    wanted = list(output_names) if output_names else (
-        ["simcc_x", "simcc_y"] if isinstance(codec, SimDRCodec) else ["heatmaps"])
+    wanted = list(output_names) if output_names else list(codec.output_names)
     if output_names is None and meta.get("outputs") and len(meta["outputs"]) == len(names):
         roles = list(meta["outputs"])  # role of each output, in file order
         if all(w in roles for w in wanted):
@@ -223,7 +242,7 @@ def _output_order(backend: Backend, codec: Codec, meta: dict[str, Any],
         return (0,)
     raise ModelFileError(
         f"{backend.path.name} has outputs {names}; the {type(codec).__name__} needs {wanted}: pass "
-        f"output_names=(...) naming them in that order"
+        f"description=ModelDescription(output_names=(...)) naming them in that order"
     )
 
 

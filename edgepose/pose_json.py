@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgepose.estimator import PoseResult
+    from edgepose.result import PoseResult
 
-__all__ = ["PoseJsonWriter", "coco_image_id", "coco_results", "frame_record"]
+__all__ = ["PoseJsonWriter", "coco_image_id", "coco_results", "frame_record", "result_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,26 @@ def frame_record(result: PoseResult, frame: int, time: float | None) -> dict[str
         "boxes": [[_num(v) for v in box] for box in result.boxes],
         "keypoints": [[[_num(x), _num(y)] for x, y in person] for person in result.keypoints],
         "scores": [[_num(s) for s in person] for person in result.scores],
+    }
+
+
+def result_record(result: PoseResult) -> dict[str, Any]:
+    """One result as a JSON-ready dict (``PoseResult.to_dict``): the fields of :func:`frame_record`
+    without ``frame``/``time``, plus ``frame_hw`` [H, W], ``keypoints_normalized`` (x / width,
+    y / height; null when the frame size is unknown), ``score_threshold`` and ``timings`` (ms)."""
+    h, w = (int(v) for v in result.frame_hw)
+    normalized = ([[[_num(x / w), _num(y / h)] for x, y in person] for person in result.keypoints]
+                  if h > 0 and w > 0 else None)
+    return {
+        "keypoint_set": result.keypoint_set,
+        "frame_hw": [h, w],
+        "score_threshold": _num(result.score_threshold),
+        "track_ids": [int(t) for t in result.track_ids],
+        "boxes": [[_num(v) for v in box] for box in result.boxes],
+        "keypoints": [[[_num(x), _num(y)] for x, y in person] for person in result.keypoints],
+        "keypoints_normalized": normalized,
+        "scores": [[_num(s) for s in person] for person in result.scores],
+        "timings": {k: _num(v) for k, v in result.timings.items()},
     }
 
 

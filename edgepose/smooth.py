@@ -78,21 +78,22 @@ class OneEuroFilter:
     def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
         """Filter the value ``x`` observed at time ``t`` (seconds); returns float64, same shape.
 
-        Non-finite elements pass through and reset nothing. A timestamp equal to the
-        previous one returns the previous output; an earlier one (seek, new video) resets
-        the filter.
+        Non-finite elements pass through and reset nothing. Timestamps must strictly
+        increase: an equal or earlier one raises InputError (call :meth:`reset` at a seek
+        or a new video).
         """
         x = np.asarray(x, dtype=np.float64)
         if not math.isfinite(t):
             raise InputError(f"timestamp must be finite seconds; got {t}")
-        if self._x is None or self._x.shape != x.shape or self._t is None or t < self._t:
-            if self._t is not None and t < self._t:
-                logger.debug("timestamp went back from %.3f to %.3f s; filter reset", self._t, t)
+        if self._t is not None and t <= self._t:
+            raise InputError(
+                f"timestamp {t:.6g} s is not after the previous {self._t:.6g} s: timestamps must strictly "
+                "increase (call reset() at a seek or a new video)"
+            )
+        if self._x is None or self._x.shape != x.shape or self._t is None:
             self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
             return x.copy()
         dt = t - self._t
-        if dt == 0:
-            return self._x.copy()
         p = self.params
         finite = np.isfinite(x) & np.isfinite(self._x)
         prev = np.where(finite, self._x, x)

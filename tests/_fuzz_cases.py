@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from _tiny_models import make_heatmap_onnx, make_onnx, make_tflite, metadata_for
 
-from edgepose import Estimator, OneEuroParams, PoseResult
+from edgepose import Estimator, ModelDescription, OneEuroParams, PoseResult
 from edgepose.backends import load_backend
 from edgepose.codecs import Codec, HeatmapCodec, SimDRCodec, SimDRStarCodec, codec_from_dict
 from edgepose.errors import (
@@ -442,6 +442,7 @@ def _stock_estimator(ctx: FuzzContext, c: Chooser, **extra: Any) -> Estimator:
     key = c.pick(STOCK)
     kwargs: dict[str, Any] = {
         "smoothing": c.pick([None, "auto", "auto", OneEuroParams()]),
+        "running_mode": c.pick(["image", "video", "video"]),
         "frame_color": c.pick(["bgr", "rgb"]),
         "batching": c.pick(["auto", "auto", "batch", "loop"]),
         "max_batch": c.pick([1, 3, 32]),
@@ -539,6 +540,8 @@ def run_args(ctx: FuzzContext, c: Chooser) -> list[str]:
         "max_people": [None, 1, 0, -1],
         "precision": [None, "int8", "fp32", "x"],
         "backend": [None, "onnxruntime", "tflite", "openvino", "x", 3],
+        "running_mode": ["image", "video", "x", None],
+        "box_format": ["xywh", "xyxy", "cxcywh", "x", None],
     }
     ext_pools: dict[str, list[Any]] = {
         "codec": [SimDRCodec((64, 48), 3.0), SimDRCodec((64, 48), 3.0).to_dict(), {"type": "x"}, "simdr", 5,
@@ -567,8 +570,9 @@ def run_args(ctx: FuzzContext, c: Chooser) -> list[str]:
         [3, None, "", "simdr_r50_128", "no_such_model", b"tiny.onnx", ctx.root, str(ctx.root) + "/", 3.5, ["a"],
          ctx.root / "absent.onnx", ctx.root / "tiny.xml"])
     est = None
-    with expect_documented(f"Estimator({key}, {_short(kwargs)})") as out:
-        est = Estimator(model, **kwargs)
+    described = {k: kwargs.pop(k) for k in list(kwargs) if k in ext_pools}
+    with expect_documented(f"Estimator({key}, {_short(kwargs)}, description={_short(described)})") as out:
+        est = Estimator(model, description=ModelDescription(**described) if described else None, **kwargs)
     if out:
         return out
     assert est is not None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 from _tiny_models import make_heatmap_onnx, make_onnx, make_tflite, metadata_for, reference_outputs
 
 import edgepose
-from edgepose import Estimator, OneEuroParams, PoseResult, zoo
+from edgepose import Estimator, EstimatorOptions, ModelDescription, OneEuroParams, PoseResult, zoo
 from edgepose.backends import load_backend
 from edgepose.codecs import SimDRCodec
 from edgepose.errors import ChecksumError, EdgeposeError, InputError, ModelFileError, UnknownModelError
@@ -70,7 +73,7 @@ def manual_pipeline(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
                                               ("tflite", None)])
 def test_full_frame_result_matches_manual_pipeline(models: dict[str, Path], frame: np.ndarray, key: str,
                                                    backend: str | None) -> None:
-    with Estimator(models[key], backend) as est:
+    with Estimator(models[key], backend=backend) as est:
         r = est(frame)
     assert isinstance(r, PoseResult) and len(r) == 1
     assert r.keypoints.shape == (1, 17, 2) and r.keypoints.dtype == np.float32
@@ -214,29 +217,89 @@ def _shifted_frames(frame: np.ndarray) -> list[np.ndarray]:
     return [np.roll(frame, 7 * i, axis=1) for i in range(4)]
 
 
-def test_auto_smoothing_only_with_timestamps(models: dict[str, Path], frame: np.ndarray) -> None:
+def test_image_mode_never_smooths_and_refuses_timestamps(models: dict[str, Path], frame: np.ndarray) -> None:
     frames = _shifted_frames(frame)
     with Estimator(models["onnx"], smoothing=None) as raw_est:
         raw = [raw_est(f).keypoints for f in frames]
-    with Estimator(models["onnx"]) as est:  # "auto"
+    with Estimator(models["onnx"]) as est:  # running_mode="image", the default
+        assert est.running_mode == "image" and est.smoother is None
         images = [est(f).keypoints for f in frames]
-        video = [est(f, timestamp=i / 30).keypoints for i, f in enumerate(frames)]
+        with pytest.raises(InputError, match="running_mode='video'"):
+            est(frames[0], timestamp=0.0)  # a timestamp no longer switches smoothing on silently
     assert all(np.array_equal(a, b) for a, b in zip(images, raw, strict=True))
-    assert np.array_equal(video[0], raw[0])  # a filter passes its first value through
-    assert any(not np.allclose(v, r) for v, r in zip(video[1:], raw[1:], strict=True))
 
 
-def test_explicit_smoothing_always_on(models: dict[str, Path], frame: np.ndarray) -> None:
+def test_video_mode_smooths(models: dict[str, Path], frame: np.ndarray) -> None:
     frames = _shifted_frames(frame)
     with Estimator(models["onnx"], smoothing=None) as raw_est:
         raw = [raw_est(f).keypoints for f in frames]
-    with Estimator(models["onnx"], smoothing=OneEuroParams(min_cutoff=0.1, beta=0.0)) as est:
-        out = [est(f).keypoints for f in frames]
+    with Estimator(models["onnx"], running_mode="video", smoothing=OneEuroParams(min_cutoff=0.1, beta=0.0)) as est:
+        out = [est(f, timestamp=i / 30).keypoints for i, f in enumerate(frames)]
+        assert np.array_equal(out[0], raw[0])  # a filter passes its first value through
         est.reset()
-        assert np.array_equal(est(frames[2]).keypoints, raw[2])
+        assert np.array_equal(est(frames[2], timestamp=0.0).keypoints, raw[2])  # reset: time may start again
+        with pytest.raises(InputError, match="needs timestamp="):
+            est(frames[0])
     assert any(not np.allclose(o, r) for o, r in zip(out[1:], raw[1:], strict=True))
+    with Estimator(models["onnx"], running_mode="video", smoothing=None) as est:  # video without smoothing
+        assert np.array_equal(est(frames[1], timestamp=1.0).keypoints, raw[1])
+        assert np.array_equal(est(frames[2], timestamp=2.0).keypoints, raw[2])
     with pytest.raises(InputError, match="smoothing"):
         Estimator(models["onnx"], smoothing="strong")
+    with pytest.raises(InputError, match="running_mode"):
+        Estimator(models["onnx"], running_mode="stream")
+
+
+@pytest.mark.parametrize("second", [0.5, 0.4], ids=["equal", "decreasing"])
+def test_video_mode_refuses_equal_and_decreasing_timestamps(models: dict[str, Path], frame: np.ndarray,
+                                                           second: float) -> None:
+    """Equal timestamps used to freeze the pose at the first frame (One Euro with dt = 0); earlier
+    ones silently reset the filter. Both are refused, naming the fix, and the estimator goes on."""
+    frames = _shifted_frames(frame)
+    with Estimator(models["onnx"], running_mode="video") as est, \
+            Estimator(models["onnx"], smoothing=None) as raw_est:
+        est(frames[0], timestamp=0.5)
+        with pytest.raises(InputError, match="strictly increase.*reset\\(\\)"):
+            est(frames[3], timestamp=second)
+        moved = est(frames[3], timestamp=0.6).keypoints  # a later timestamp is fine again
+        assert not np.allclose(moved, raw_est(frames[0]).keypoints)  # not frozen at the first frame
+        with pytest.raises(InputError, match="strictly increase"):
+            est.estimate(frame, [[100, 60, 80, 140]], timestamp=0.6)
+        est.reset()
+        est(frames[0], timestamp=0.0)  # a new video starts over
+
+
+def test_millisecond_timestamps_warn_once(models: dict[str, Path], frame: np.ndarray,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    with Estimator(models["onnx"], running_mode="video") as est:
+        for i in range(4):
+            est(frame, timestamp=i * 33.0)  # milliseconds passed as seconds
+    warnings = [r for r in caplog.records if "divide them by 1000" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    caplog.clear()
+    with Estimator(models["onnx"], running_mode="video") as est:
+        for i in range(4):
+            est(frame, timestamp=i * 0.033)
+    assert "divide them by 1000" not in caplog.text
+
+
+# ---- options -------------------------------------------------------------------------------------------
+def test_options_object_and_shorthand(models: dict[str, Path], frame: np.ndarray) -> None:
+    opts = EstimatorOptions(threads=1, mode="full", padding=1.5)
+    with Estimator(models["onnx"], opts) as a, Estimator(models["onnx"], threads=1, mode="full", padding=1.5) as b, \
+            Estimator(models["onnx"], opts, padding=1.25) as c:
+        assert a.options == b.options and a.padding == 1.5 and c.padding == 1.25 and c.options.threads == 1
+        np.testing.assert_array_equal(a(frame).keypoints, b(frame).keypoints)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.threads = 2  # type: ignore[misc]
+    with pytest.raises(InputError, match="did you mean 'threads'"):
+        Estimator(models["onnx"], thread=1)
+    with pytest.raises(InputError, match="backend='openvino'"):
+        Estimator(models["onnx"], "openvino")  # the old positional backend names the fix
+    with pytest.raises(InputError, match="description=ModelDescription"):
+        Estimator(models["onnx"], color_order="rgb")  # model description fields have their own object
+    with pytest.raises(InputError, match="padding"):
+        EstimatorOptions(padding=0)
 
 
 # ---- external models and metadata arguments ----------------------------------------------------------
@@ -247,39 +310,44 @@ def test_external_model_needs_arguments(models: dict[str, Path]) -> None:
     for name in ("codec", "mean", "std", "color_order", "keypoint_set"):
         assert name in msg
     with pytest.raises(ModelFileError, match="missing: mean, std"):
-        Estimator(models["external"], codec={"type": "simdr", "input_hw": [64, 48], "split_ratio": 3.0},
-                  color_order="rgb", keypoint_set="coco17")
+        Estimator(models["external"], description=ModelDescription(
+            codec={"type": "simdr", "input_hw": [64, 48], "split_ratio": 3.0}, color_order="rgb",
+            keypoint_set="coco17"))
 
 
 def test_external_model_with_arguments(models: dict[str, Path], frame: np.ndarray) -> None:
     codec = SimDRCodec((64, 48), split_ratio=3.0)
-    with Estimator(models["external"], codec=codec, mean=MEAN, std=STD, color_order="rgb",
-                   keypoint_set="coco17") as est:
+    with Estimator(models["external"], description=ModelDescription(codec=codec, mean=MEAN, std=STD,
+                                                                    color_order="rgb", keypoint_set="coco17")) as est:
         r = est(frame)
     assert r.keypoints.shape == (1, 17, 2) and est.input_hw == (64, 48) and est.info.name == ""
 
 
 def test_external_model_argument_errors(models: dict[str, Path]) -> None:
     args = {"mean": MEAN, "std": STD, "color_order": "rgb", "keypoint_set": "coco17"}
+
+    def describe(**kw: object) -> ModelDescription:
+        return ModelDescription(**{**args, **kw})
+
     with pytest.raises(InputError, match="0..255 units"):
-        Estimator(models["external"], codec=SimDRCodec((64, 48), 3.0),
-                  **{**args, "mean": (123.675, 116.28, 103.53)})
+        Estimator(models["external"], description=describe(codec=SimDRCodec((64, 48), 3.0),
+                                                           mean=(123.675, 116.28, 103.53)))
     with pytest.raises(ModelFileError, match="x-bins"):
-        Estimator(models["external"], codec=SimDRCodec((64, 48), 2.0), **args)
+        Estimator(models["external"], description=describe(codec=SimDRCodec((64, 48), 2.0)))
     with pytest.raises(ModelFileError, match="takes"):
-        Estimator(models["external"], codec=SimDRCodec((64, 64), 3.0), **args)
+        Estimator(models["external"], description=describe(codec=SimDRCodec((64, 64), 3.0)))
     with pytest.raises(ModelFileError, match="17 keypoints"):
-        Estimator(models["external"], codec=SimDRCodec((64, 48), 3.0), **{**args, "keypoint_set": "mpii16"})
+        Estimator(models["external"], description=describe(codec=SimDRCodec((64, 48), 3.0), keypoint_set="mpii16"))
     with pytest.raises(ModelFileError, match="output_names"):
-        Estimator(models["external_names"], codec=SimDRCodec(HW, 3.0), **args)
-    with Estimator(models["external_names"], codec=SimDRCodec(HW, 3.0), output_names=("out_a", "out_b"),
-                   **args) as est:
+        Estimator(models["external_names"], description=describe(codec=SimDRCodec(HW, 3.0)))
+    with Estimator(models["external_names"], description=describe(codec=SimDRCodec(HW, 3.0),
+                                                                  output_names=("out_a", "out_b"))) as est:
         assert est.info.output_order == (0, 1)
 
 
 def test_arguments_override_metadata(models: dict[str, Path], frame: np.ndarray,
                                      caplog: pytest.LogCaptureFixture) -> None:
-    with Estimator(models["onnx"], color_order="rgb") as est:
+    with Estimator(models["onnx"], description=ModelDescription(color_order="rgb")) as est:
         assert est.info.color_order == "rgb"
     assert "overrides the file's metadata" in caplog.text
 
@@ -408,6 +476,39 @@ def test_bad_boxes(models: dict[str, Path], frame: np.ndarray, boxes: object, ma
             est.estimate(frame, boxes)
 
 
+# the same person box in each format, and a frame-sized box
+BOX_XYWH = [100.0, 60.0, 80.0, 140.0]
+BOX_FORMS = {"xywh": BOX_XYWH, "xyxy": [100.0, 60.0, 180.0, 200.0], "cxcywh": [140.0, 130.0, 80.0, 140.0]}
+
+
+@pytest.mark.parametrize("box_format", sorted(BOX_FORMS))
+def test_box_formats(models: dict[str, Path], frame: np.ndarray, box_format: str) -> None:
+    with Estimator(models["onnx"]) as ref, Estimator(models["onnx"], box_format=box_format) as est:
+        expected = ref.estimate(frame, [BOX_XYWH])
+        got = est.estimate(frame, [BOX_FORMS[box_format]])
+    np.testing.assert_allclose(got.boxes, [BOX_XYWH])  # results are always xywh
+    np.testing.assert_allclose(got.keypoints, expected.keypoints, atol=1e-4)
+    np.testing.assert_allclose(got.keypoints, manual_pipeline(frame, np.array([BOX_XYWH])), atol=1e-3)
+
+
+def test_box_format_errors(models: dict[str, Path], frame: np.ndarray) -> None:
+    with pytest.raises(InputError, match="box_format must be one of"):
+        Estimator(models["onnx"], box_format="ltrb")
+    with Estimator(models["onnx"], box_format="xyxy") as est:
+        with pytest.raises(InputError, match=r"x2 <= x1 or y2 <= y1.*\(x1, y1, x2, y2\)"):
+            est.estimate(frame, [[180, 60, 100, 200]])  # corners swapped
+
+
+@pytest.mark.parametrize("box_format", sorted(BOX_FORMS))
+def test_normalised_boxes_are_refused(models: dict[str, Path], frame: np.ndarray, box_format: str) -> None:
+    normalised = [[0.3, 0.25, 0.25, 0.58]] if box_format != "xyxy" else [[0.3, 0.25, 0.55, 0.83]]
+    with Estimator(models["onnx"], box_format=box_format) as est:
+        with pytest.raises(InputError, match="look normalised.*multiply x and w by 320 and y and h by 240"):
+            est.estimate(frame, normalised)
+        small = np.zeros((16, 16, 3), np.uint8)  # on a tiny frame a box of about one pixel is plausible
+        assert len(est.estimate(small, [[0.0, 0.0, 1.0, 1.0]])) == 1
+
+
 def test_partly_outside_and_no_boxes_are_fine(models: dict[str, Path], frame: np.ndarray) -> None:
     with Estimator(models["onnx"]) as est:
         assert len(est.estimate(frame, [[-20, -20, 100, 100]])) == 1
@@ -467,3 +568,66 @@ def test_result_draw(models: dict[str, Path], frame: np.ndarray) -> None:
         r = est(frame)
     canvas = frame.copy()
     assert r.draw(canvas, threshold=0.0) is canvas and not np.array_equal(canvas, frame)
+    assert r.score_threshold == est.score_threshold
+
+
+def test_result_per_person_and_json(models: dict[str, Path], frame: np.ndarray) -> None:
+    boxes = [[100, 60, 80, 140], [10, 10, 60, 120]]
+    with Estimator(models["onnx"]) as est:
+        r = est.estimate(frame, boxes, track_ids=[4, 9])
+    assert len(r) == 2 and [p.track_id for p in r] == [4, 9]
+    person = r[1]
+    np.testing.assert_array_equal(person.keypoints, r.keypoints[1])
+    np.testing.assert_array_equal(person.scores, r.scores[1])
+    np.testing.assert_array_equal(person.box, r.boxes[1])
+    assert r[-1].track_id == 9
+    with pytest.raises(IndexError):
+        r[2]
+    assert r.frame_hw == (240, 320)
+    np.testing.assert_allclose(r.keypoints_normalized, r.keypoints / np.array([320, 240]), rtol=1e-6)
+    d = json.loads(r.to_json())
+    assert d == r.to_dict()
+    assert d["track_ids"] == [4, 9] and d["frame_hw"] == [240, 320] and d["keypoint_set"] == "coco17"
+    np.testing.assert_allclose(d["keypoints"], r.keypoints, atol=1e-3)
+    np.testing.assert_allclose(d["keypoints_normalized"], r.keypoints_normalized, atol=1e-3)
+    np.testing.assert_allclose(d["boxes"], boxes)
+    assert set(d["timings"]) == set(TIMING_KEYS) and d["score_threshold"] == pytest.approx(est.score_threshold)
+
+
+def test_timings_keep_tracking_apart(models: dict[str, Path], frame: np.ndarray) -> None:
+    with Estimator(models["onnx"], mode="track", running_mode="video") as est:
+        r = est(frame, timestamp=0.0)
+    assert list(r.timings) == list(TIMING_KEYS)
+    stages = sum(v for k, v in r.timings.items() if k != "total")
+    assert r.timings["track"] > 0 and stages <= r.timings["total"] + 1e-6
+
+
+# ---- the shipped files ---------------------------------------------------------------------------------------
+SHIPPED = [(name, f) for name in zoo.list_models() for f in zoo.get_spec(name).files]
+SAMPLE = Path(edgepose.__file__).parent / "samples" / "person.jpg"
+
+
+@pytest.mark.parametrize(("name", "model_file"), SHIPPED, ids=[f"{n}-{f.format}-{f.precision}" for n, f in SHIPPED])
+def test_shipped_file_by_path_behaves_like_its_name_and_draws(name: str, model_file: zoo.ModelFile,
+                                                              tmp_path: Path) -> None:
+    """A shipped file copied elsewhere and loaded by path: the registry's score threshold and the
+    same poses as by name (also for files whose metadata predates the threshold key), and
+    ``result.draw()`` draws keypoints (with the old fixed 0.3 it drew none for these models)."""
+    import cv2
+
+    backend = "tflite" if model_file.format == "tflite" else "onnxruntime"
+    copy = tmp_path / "elsewhere" / f"{name}_{model_file.precision}.{model_file.format}"
+    copy.parent.mkdir()
+    shutil.copyfile(zoo.fetch_file(model_file), copy)
+    image = cv2.imread(str(SAMPLE))
+    with Estimator(name, backend=backend, precision=model_file.precision, threads=1) as by_name, \
+            Estimator(copy, backend=backend, threads=1) as by_path:
+        assert by_path.score_threshold == by_name.score_threshold == zoo.get_spec(name).score_threshold
+        assert by_path.tracker.lost_score == by_name.tracker.lost_score
+        a, b = by_name(image), by_path(image)
+    np.testing.assert_array_equal(a.keypoints, b.keypoints)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    skeleton_only = a.draw(image.copy(), boxes=False)
+    changed = np.any(skeleton_only != image, axis=2)
+    assert changed.sum() > 200, "draw() drew no keypoints with the model's threshold"
+    assert int((a.scores[0] >= a.score_threshold).sum()) >= 10

@@ -25,7 +25,7 @@ from edgepose.draw import draw_result
 import edgepose.video
 frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
 for path, backend in ((sys.argv[1], None), (sys.argv[1], "openvino"), (sys.argv[2], None)):
-    with Estimator(path, backend, detector=MotionDetector()) as est:
+    with Estimator(path, backend=backend, running_mode="video", detector=MotionDetector()) as est:
         for i in range(3):
             draw_result(frame.copy(), est(frame, timestamp=i / 30))
 sys.path.insert(0, sys.argv[3])

@@ -14,7 +14,7 @@ from _export_helpers import load_cli
 from _registry_checks import SKIP_REASON, assert_path_matches_registry, shipped_files_lack_score_threshold
 from _tiny_models import make_onnx, make_tflite, metadata_for
 
-from edgepose import Estimator, zoo
+from edgepose import Estimator, ModelDescription, zoo
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
 from edgepose.evaluate import pck
 from edgepose.metadata import read_metadata, with_runtime_defaults, write_metadata
@@ -247,7 +247,8 @@ def test_estimator_by_path_matches_the_registry_name(
 
 def test_files_without_a_threshold_fall_back_as_documented(
         weights_dir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files shipped before the key existed: by name the registry's threshold, by path the codec's default."""
+    """Files shipped before the key existed: by name and by path (recognised by size and sha256) the
+    registry's threshold; a file that is not shipped and has no key gets the codec's default."""
     folder, ship = weights_dir
     files = tiny_files(tmp_path / "exports", "simdr_r18_64")
     assert ship.main([*map(str, files), "--trained-on", "t", "--score-threshold", "0.05"]) == 0
@@ -267,15 +268,18 @@ def test_files_without_a_threshold_fall_back_as_documented(
                 Estimator(path, backend=backend, smoothing=None, score_threshold=0.2) as given:
             assert by_name.backend.path == path
             assert by_name.score_threshold == 0.05  # registry
-            assert by_path.score_threshold == pytest.approx(default) == pytest.approx(0.27)  # codec default
+            assert by_path.score_threshold == 0.05  # a shipped file by path: the registry's too
             assert given.score_threshold == 0.2  # the argument first
+        with Estimator(tmp_path / "exports" / f"simdr_r18_64_int8.{fmt}", backend=backend) as unshipped:
+            assert unshipped.score_threshold == pytest.approx(default) == pytest.approx(0.27)  # codec default
     with pytest.raises(AssertionError, match="score_threshold"):  # and the shipping check catches such files
         assert_path_matches_registry("simdr_r18_64")
     # a foreign file (no edgepose metadata) described by arguments: the codec's default too
     bare = make_onnx(tmp_path / "bare.onnx", metadata=None)
     codec = {"type": "simdr", "input_hw": [64, 64], "split_ratio": 3.0, "label_smoothing": 0.1}
-    with Estimator(bare, codec=codec, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), color_order="bgr",
-                   keypoint_set="coco17", smoothing=None) as foreign:
+    with Estimator(bare, description=ModelDescription(codec=codec, mean=(0.485, 0.456, 0.406),
+                                                      std=(0.229, 0.224, 0.225), color_order="bgr",
+                                                      keypoint_set="coco17")) as foreign:
         assert foreign.score_threshold == pytest.approx(0.27)
 
 

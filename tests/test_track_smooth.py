@@ -51,8 +51,16 @@ def test_time_handling() -> None:
     f(np.array([0.0]), 1.0)
     a = f(np.array([10.0]), 1.1)
     assert 0 < a[0] < 10
-    assert np.array_equal(f(np.array([50.0]), 1.1), a)  # same timestamp: previous output
-    assert np.array_equal(f(np.array([7.0]), 0.5), [7.0])  # time went back: reset
+    # an equal timestamp used to return the previous output for ever (a frozen pose); now it is refused,
+    # as is time going back, and the filter keeps following afterwards
+    with pytest.raises(InputError, match="strictly increase"):
+        f(np.array([50.0]), 1.1)
+    with pytest.raises(InputError, match="reset"):
+        f(np.array([7.0]), 0.5)
+    b = f(np.array([50.0]), 1.2)
+    assert a[0] < b[0] < 50
+    f.reset()
+    assert np.array_equal(f(np.array([7.0]), 0.5), [7.0])  # after reset() earlier times are fine
     with pytest.raises(InputError, match="timestamp"):
         f(np.array([1.0]), float("nan"))
 

@@ -124,7 +124,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(model: Path, source: Any, out: Path, **kwargs: Any) -> Any:
-    with Estimator(model, mode="track") as est:
+    with Estimator(model, mode="track", running_mode="video") as est:
         return run_stream(est, source, sink=VideoSink(out, fps=30), **kwargs)
 
 

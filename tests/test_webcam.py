@@ -134,7 +134,7 @@ class FakeCamera(FrameSource):
 def test_camera_disconnect_closes_everything(model: Path, tmp_path: Path) -> None:
     cam = FakeCamera(6)
     sink = VideoSink(tmp_path / "cam.mp4", fps=30)
-    with Estimator(model) as est:
+    with Estimator(model, running_mode="video") as est:
         stats = run_stream(est, cam, sink=sink)
     assert stats.reason == "disconnected" and stats.frames == 6 and cam.closed
     assert count_frames(tmp_path / "cam.mp4") == 6
@@ -149,7 +149,7 @@ def test_error_mid_stream_still_releases_the_writer(model: Path, tmp_path: Path)
             return super().__call__(frame, timestamp)
 
     sink, cam = VideoSink(tmp_path / "err.mp4"), FakeCamera(5)
-    with FailingEstimator(model) as est, pytest.raises(InputError, match="blew up"):
+    with FailingEstimator(model, running_mode="video") as est, pytest.raises(InputError, match="blew up"):
         run_stream(est, cam, sink=sink)
     assert count_frames(tmp_path / "err.mp4") == 2 and cam.closed
 

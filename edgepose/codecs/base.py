@@ -29,6 +29,8 @@ class Codec(ABC):
 
     #: name stored in ``to_dict()["type"]``
     type_name: str = ""
+    #: names of the model outputs :meth:`decode` takes, in its order (model files name theirs so)
+    output_names: tuple[str, ...] = ()
 
     def __init__(self, input_hw: tuple[int, int]) -> None:
         self.input_hw = check_hw(input_hw, "input_hw")

@@ -38,6 +38,7 @@ class HeatmapCodec(Codec):
     """
 
     type_name = "heatmap"
+    output_names = ("heatmaps",)
 
     def __init__(
         self,

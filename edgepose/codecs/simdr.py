@@ -40,6 +40,7 @@ class SimDRCodec(Codec):
     """
 
     type_name = "simdr"
+    output_names = ("simcc_x", "simcc_y")
 
     def __init__(
         self,

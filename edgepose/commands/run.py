@@ -148,7 +148,8 @@ def _main(argv: Sequence[str] | None, prog: str | None = None) -> int:
             image_path = SAMPLE_IMAGE if args.source == "sample" else args.source
             json_out = PoseJsonWriter(args.save_json, single_image=image,
                                       image_id=coco_image_id(image_path) if image else 0)
-        with Estimator(args.model, args.backend, threads=args.threads, mode=mode, detector=detector,
+        with Estimator(args.model, backend=args.backend, running_mode="image" if source.kind == "image" else "video",
+                       threads=args.threads, mode=mode, detector=detector,
                        smoothing=None if args.no_smoothing else "auto", score_threshold=args.threshold) as estimator:
             stats = run_stream(estimator, source, sink=sink, view=view, threshold=estimator.score_threshold,
                                realtime=args.realtime, max_frames=args.max_frames, reconnect=policy,
