@@ -200,3 +200,31 @@ def test_codec_from_dict_rejects_unknown():
         codec_from_dict({"type": "nope"})
     with pytest.raises(InputError, match="bad parameters"):
         codec_from_dict({"type": "simdr", "input_hw": [64, 64], "bogus": 1})
+
+
+@pytest.mark.parametrize("refine", ["none", "quarter", "dark"])
+@given(data=st.data())
+@settings(max_examples=30, deadline=None)
+def test_heatmap_finite_peak_decodes_finite_among_infinities(refine: str, data: st.DataObject) -> None:
+    """Regression (fuzz seed 7 case 2760): HeatmapCodec(8x8, heatmap 8x8, sigma 0.5, refine "quarter")
+    decoded NaN keypoints with a finite score when both neighbours of the peak were -inf (their
+    difference is NaN). A finite peak must decode to a finite position whatever surrounds it."""
+    h = data.draw(st.integers(3, 12), label="h")
+    w = data.draw(st.integers(3, 12), label="w")
+    codec = HeatmapCodec((h, w), heatmap_hw=(h, w), sigma=0.5, refine=refine)
+    cells = st.sampled_from([-np.inf, -np.inf, -1e30, 0.0, -5.0])
+    hm = np.array(data.draw(st.lists(cells, min_size=h * w, max_size=h * w)), dtype=np.float32).reshape(1, 1, h, w)
+    y, x = data.draw(st.integers(0, h - 1)), data.draw(st.integers(0, w - 1))
+    hm[0, 0, y, x] = 1.0
+    keypoints, scores = codec.decode(hm)
+    assert scores[0, 0] == 1.0 and np.all(np.isfinite(keypoints))
+    assert np.all(np.abs(keypoints[0, 0] - (x, y)) <= 1.0)
+
+
+def test_heatmap_fuzz_case_2760() -> None:
+    codec = HeatmapCodec((8, 8), heatmap_hw=(8, 8), sigma=0.5, refine="quarter")
+    hm = np.full((2, 3, 8, 8), -np.inf, np.float32)
+    hm[:, :, 4, 4] = 0.7
+    keypoints, scores = codec.decode(hm)
+    np.testing.assert_array_equal(keypoints, np.full((2, 3, 2), 4.0))
+    np.testing.assert_array_equal(scores, np.full((2, 3), 0.7, np.float32))

@@ -114,16 +114,21 @@ class HeatmapCodec(Codec):
 
     @staticmethod
     def _quarter_offsets(hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-        """Quarter-cell shift toward the higher neighbour, where both neighbours exist."""
+        """Quarter-cell shift toward the higher neighbour, where both neighbours exist.
+
+        Neighbours that cannot be compared (both -inf or both +inf, whose difference is
+        NaN) give no shift, so a finite peak always decodes to a finite position.
+        """
         n, k, h, w = hm.shape
         offsets = np.zeros((n, k, 2))
         ok = (px > 0) & (px < w - 1) & (py > 0) & (py < h - 1)
         ni, ki = np.nonzero(ok)
         x, y = px[ok], py[ok]
-        dx = hm[ni, ki, y, x + 1] - hm[ni, ki, y, x - 1]
-        dy = hm[ni, ki, y + 1, x] - hm[ni, ki, y - 1, x]
-        offsets[ni, ki, 0] = 0.25 * np.sign(dx)
-        offsets[ni, ki, 1] = 0.25 * np.sign(dy)
+        with np.errstate(invalid="ignore"):
+            dx = hm[ni, ki, y, x + 1].astype(np.float64) - hm[ni, ki, y, x - 1]
+            dy = hm[ni, ki, y + 1, x].astype(np.float64) - hm[ni, ki, y - 1, x]
+        offsets[ni, ki, 0] = 0.25 * np.sign(np.nan_to_num(dx, nan=0.0))
+        offsets[ni, ki, 1] = 0.25 * np.sign(np.nan_to_num(dy, nan=0.0))
         return offsets
 
     def _dark_offsets(self, hm: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
