@@ -23,9 +23,9 @@ from edgepose.options import EstimatorOptions, ModelDescription
 from edgepose.result import Person, PoseResult
 from edgepose.skeleton import get_keypoint_set
 from edgepose.smooth import OneEuroParams
+from edgepose.version import __version__
 from edgepose.zoo import ModelFile, ModelSpec, get_spec, list_models
 
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -83,7 +83,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.backends import Backend
-from edgepose.codecs.base import check_number
+from edgepose.checks import check_number
 from edgepose.detect import make_detector
 from edgepose.errors import InputError, ModelFileError
 from edgepose.model_info import build_model_info, load_model, shipped_spec

@@ -59,20 +59,19 @@ import json
 import logging
 import math
 import os
-import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edgepose.atomic import write_bytes_atomic
 from edgepose.errors import EdgeposeError, ModelFileError
+from edgepose.metadata_json import METADATA_KEY, LAYOUTS, loads_metadata
+from edgepose.version import __version__
 
 logger = logging.getLogger(__name__)
 
-METADATA_KEY = "edgepose"
 FORMAT_VERSION = 1
-LAYOUTS = ("NCHW", "NHWC")
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "int8")
 COLOR_ORDERS = ("bgr", "rgb")
@@ -136,7 +135,6 @@ def make_metadata(
     Returns:
         A JSON-serialisable dict that passes :func:`validate_metadata`.
     """
-    from edgepose import __version__  # local: edgepose/__init__ does not import this module
 
     names = output_names_for_codec(dict(spec.codec))
     if outputs is not None and sorted(outputs) != sorted(names):
@@ -262,25 +260,6 @@ def _encode(meta: dict[str, Any]) -> bytes:
     return json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-JSON constant {name}")
-
-
-def loads_metadata(payload: str | bytes, source: str | os.PathLike[str]) -> Any:
-    """Parse a metadata payload as strict JSON (no NaN/Infinity; never evaluated or unpickled).
-
-    Raises:
-        ModelFileError: naming ``source``, for anything that is not UTF-8 JSON, including
-            nesting too deep for the parser.
-    """
-    try:
-        text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
-        return json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ModelFileError(f"{source}: edgepose metadata is not valid UTF-8 JSON ({why})") from None
-
-
 def _decode(payload: bytes, source: Path) -> dict[str, Any]:
     return validate_metadata(loads_metadata(payload, source), source)
 
@@ -299,20 +278,6 @@ def read_model_bytes(path: Path) -> bytes:
     if not data:
         raise ModelFileError(f"model file {path} is empty")
     return data
-
-
-def _write_atomic(path: Path, chunks: Iterator[bytes] | list[bytes]) -> None:
-    """Write ``chunks`` to a temporary file beside ``path`` and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def is_tflite_bytes(data: bytes) -> bool:
@@ -468,7 +433,7 @@ def write_onnx_metadata(path: str | os.PathLike[str], meta: dict[str, Any]) -> N
         chunks.append(data[fs:ve])
     entry = _len_field(1, METADATA_KEY.encode("utf-8")) + _len_field(2, payload)
     chunks.append(_len_field(_ONNX_METADATA_PROPS, entry))
-    _write_atomic(p, chunks)
+    write_bytes_atomic(p, chunks)
     logger.debug("wrote %d bytes of edgepose metadata into %s", len(payload), p)
 
 
@@ -543,7 +508,7 @@ def write_tflite_metadata(path: str | os.PathLike[str], meta: dict[str, Any]) ->
     entry.buffer = len(model.buffers) - 1
     model.metadata.append(entry)
     out = flatbuffer_utils.convert_object_to_bytearray(model)
-    _write_atomic(p, [bytes(out)])
+    write_bytes_atomic(p, bytes(out))
     logger.debug("wrote %d bytes of edgepose metadata into %s", len(payload), p)
 
 

@@ -19,11 +19,11 @@ import numpy as np
 
 from edgepose import zoo
 from edgepose.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
-from edgepose.backends.base import METADATA_KEY
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
-from edgepose.codecs.base import check_hw
+from edgepose.checks import check_hw
 from edgepose.errors import InputError, ModelFileError, UnknownModelError
-from edgepose.metadata import loads_metadata, validate_metadata
+from edgepose.metadata import validate_metadata
+from edgepose.metadata_json import METADATA_KEY, loads_metadata
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
 logger = logging.getLogger(__name__)

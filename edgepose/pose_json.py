@@ -24,9 +24,10 @@ import logging
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from edgepose.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     from edgepose.result import PoseResult
@@ -137,13 +138,7 @@ class PoseJsonWriter:
             self._fh = None
             logger.info("saved poses of %d frames to %s", self.frames, self.path)
         if self.single_image and self._image is not None:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(self._image, fh, allow_nan=False)
-                    fh.write("\n")
-                os.replace(tmp, self.path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            text = json.dumps(self._image, allow_nan=False) + "\n"
+            write_bytes_atomic(self.path, text.encode("utf-8"), fsync=False)
             logger.info("saved %d poses (COCO results) to %s", len(self._image), self.path)
             self._image = None

@@ -30,7 +30,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from edgepose.atomic import write_bytes_atomic
 from edgepose.draw import draw_result, draw_text
 from edgepose.errors import BackendNotInstalledError, InputError
 from edgepose.estimator import check_frame
@@ -345,13 +345,7 @@ class ImageSink(FrameSink):
         ok, data = cv2.imencode(self.path.suffix, self._last)
         if not ok:
             raise InputError(f"OpenCV cannot encode {self.path.suffix} images")
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent or ".", prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data.tobytes())
-            os.replace(tmp, self.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_bytes_atomic(self.path, data.tobytes(), fsync=False)
         self._last = None
         logger.info("saved %s", self.path)
 

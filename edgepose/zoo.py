@@ -23,15 +23,15 @@ import json
 import logging
 import lzma
 import os
-import tempfile
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from edgepose.atomic import write_atomic
 from edgepose.codecs import Codec, codec_from_dict
-from edgepose.codecs.base import check_number
+from edgepose.checks import check_number
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
@@ -338,6 +338,10 @@ def get_spec(name: str) -> ModelSpec:
 
 
 # ---- cache, download and verification -------------------------------------------------
+#: Permission bits of files in the model cache: private to the user, as the cache folder (0700) is.
+CACHE_FILE_MODE = 0o600
+
+
 def cache_dir() -> Path:
     """The model cache: ``$EDGEPOSE_CACHE`` or ``~/.cache/edgepose``; created user-only (0700)."""
     root = Path(os.environ.get("EDGEPOSE_CACHE", Path.home() / ".cache" / "edgepose"))
@@ -422,11 +426,9 @@ def _write_verified(target: Path, blocks: Iterable[bytes], sha256: str, size: in
     """Write ``blocks`` to a temporary file beside ``target`` and rename it onto ``target`` only
     if it has exactly ``size`` bytes and ``sha256``; otherwise ChecksumError (naming ``source``,
     ending in ``advice``) and no file is left, not even the temporary one."""
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".part-", suffix=target.suffix)
-    tmp = Path(tmp_name)
-    try:
+    def write(tmp: Path) -> None:
         digest, got = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out:
+        with tmp.open("wb") as out:
             for block in blocks:
                 got += len(block)
                 if size is not None and got > size:
@@ -439,9 +441,8 @@ def _write_verified(target: Path, blocks: Iterable[bytes], sha256: str, size: in
                 f"{source} has {got} bytes and sha256 {actual}; the registry pins {size} bytes and "
                 f"sha256 {sha256}: {advice}"
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_atomic(target, write, mode=CACHE_FILE_MODE, fsync=False)
 
 
 def _unpack_verified(packed: Path, target: Path, sha256: str, size: int) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgepose.export.calibration import calibration_batch, coco_person_crops
-from edgepose.export.checkpoint import load_model
+from edgepose.export.checkpoint import load_torch_model
 from edgepose.export.cli import run_main, setup_logging
 from edgepose.export.pipeline import INT8_FORMATS, export_float, export_int8, parse_list
 from edgepose.export.quantize import HEAD_MODES, QuantOptions
@@ -50,7 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def rows_for(checkpoint: str, args: argparse.Namespace, formats: list[str]) -> list[tuple[object, ...]]:
-    loaded = load_model(checkpoint=checkpoint)
+    loaded = load_torch_model(checkpoint=checkpoint)
     name = loaded.spec.name
     out = Path(args.out_dir) / name
     files = [r.path for r in export_float(loaded, out, ["onnx"])]

@@ -19,7 +19,7 @@ import torch
 from _export_helpers import load_cli
 
 from edgepose import Estimator
-from edgepose.export.checkpoint import load_model
+from edgepose.export.checkpoint import load_torch_model
 from edgepose.metadata import read_metadata
 from edgepose.preprocess import crops_to_frame, preprocess_crops
 from edgepose.train.config import load_config
@@ -68,7 +68,7 @@ def scene() -> tuple[np.ndarray, np.ndarray]:
 
 def torch_keypoints(checkpoint: Path, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(N, K, 2) frame px decoded from the torch checkpoint, with the runtime's preprocessing."""
-    loaded = load_model(checkpoint=checkpoint)
+    loaded = load_torch_model(checkpoint=checkpoint)
     batch, matrices = preprocess_crops(frame, boxes, loaded.spec)
     with torch.no_grad():
         outputs = tuple(o.numpy() for o in loaded.model(torch.from_numpy(batch)))

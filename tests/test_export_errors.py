@@ -13,7 +13,7 @@ from _stick_dataset import write_stick_dataset
 
 from edgepose.errors import InputError, ModelFileError, UnknownModelError
 from edgepose.export import (
-    CalibrationError, ExportError, QuantOptions, export_tflite, load_checkpoint, load_model, quantize_tflite,
+    CalibrationError, ExportError, QuantOptions, export_tflite, load_checkpoint, load_torch_model, quantize_tflite,
 )
 from edgepose.export.calibration import calibration_batch
 from edgepose.export.pipeline import export_float, export_int8, parse_list
@@ -59,16 +59,16 @@ def test_checkpoint_arch_mismatch(tmp_path: Path) -> None:
     weights = tmp_path / "sd.pt"
     torch.save(other.model.state_dict(), weights)
     with pytest.raises(ModelFileError, match="mlp_head_x"):
-        load_model(name="simdr_r18_64", weights=weights)
+        load_torch_model(name="simdr_r18_64", weights=weights)
 
 
 def test_model_source_arguments() -> None:
     with pytest.raises(InputError):
-        load_model()
+        load_torch_model()
     with pytest.raises(InputError, match="random_init"):
-        load_model(name="simdr_r18_64")
+        load_torch_model(name="simdr_r18_64")
     with pytest.raises(UnknownModelError):
-        load_model(name="simdr_nope_64", random_init=True)
+        load_torch_model(name="simdr_nope_64", random_init=True)
     with pytest.raises(InputError):
         parse_list("onnx,pdf", ("onnx", "tflite"), "formats")
 

@@ -3,6 +3,7 @@ webcam app's modules) never imports torch, torchvision, nncf or tensorflow."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -56,3 +57,116 @@ def test_modules_do_not_import_runtimes_at_import_time(module: str) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# ---- no import cycles inside the package ----------------------------------------------------------
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def package_modules(root: Path = ROOT) -> dict[str, Path]:
+    """``edgepose.x.y`` -> its file, for every module of the package."""
+    mods = {}
+    for path in sorted((root / "edgepose").rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        mods[".".join(parts)] = path
+    return mods
+
+
+def import_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the package modules it imports, at any depth of its code (functions too), except
+    under ``if TYPE_CHECKING:`` (annotations only, never run). ``from a.b import c`` points at
+    ``a.b.c`` when that is a module, else at ``a.b``."""
+
+    def owner(name: str) -> str:
+        while name not in mods and "." in name:
+            name = name.rsplit(".", 1)[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in mods.items():
+        found: set[str] = set()
+        package = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+
+        def visit(node: ast.AST) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.If) and _is_type_checking(child):
+                    for other in child.orelse:
+                        visit(other)
+                    continue
+                if isinstance(child, ast.Import):
+                    found.update(owner(a.name) for a in child.names if a.name.split(".")[0] == "edgepose")
+                elif isinstance(child, ast.ImportFrom):
+                    base = child.module or ""
+                    if child.level:
+                        base = ".".join(package[:len(package) - child.level + 1] + ([base] if base else []))
+                    if base.split(".")[0] == "edgepose":
+                        found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else owner(base)
+                                     for a in child.names)
+                visit(child)
+
+        visit(ast.parse(path.read_text(encoding="utf-8")))
+        found.discard(mod)
+        graph[mod] = found
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return cycles
+
+
+def test_no_import_cycles_inside_the_package() -> None:
+    graph = import_graph(package_modules())
+    assert len(graph) > 50 and "edgepose.estimator" in graph["edgepose"]
+    cycles = import_cycles(graph)
+    detail = "; ".join(" <-> ".join(c) for c in cycles)
+    assert cycles == [], f"import cycles: {detail}"
+
+
+def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
+    pkg = tmp_path / "edgepose"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from edgepose.a import x\n")
+    (pkg / "a.py").write_text("def x():\n    from edgepose.sub import b\n")  # a lazy import still counts
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "b.py").write_text("from .. import a\nfrom typing import TYPE_CHECKING\n"
+                                      "if TYPE_CHECKING:\n    from edgepose import c\n")
+    (pkg / "c.py").write_text("import edgepose.a\n")
+    graph = import_graph(package_modules(tmp_path))
+    assert graph["edgepose.sub.b"] == {"edgepose.a"}  # the TYPE_CHECKING import is not an arrow
+    assert import_cycles(graph) == [["edgepose.a", "edgepose.sub.b"]]

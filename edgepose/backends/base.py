@@ -54,12 +54,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgepose.errors import InputError, ModelFileError
+from edgepose.metadata_json import LAYOUTS, METADATA_KEY, loads_metadata
 
 logger = logging.getLogger(__name__)
 
-LAYOUTS = ("NCHW", "NHWC")
-#: Key of the edgepose JSON document inside a model file's metadata.
-METADATA_KEY = "edgepose"
 _LFS_POINTER = b"version https://git-lfs"
 
 #: One single-threaded runtime instance used by :meth:`Backend.run_parallel`: prepared
@@ -225,8 +223,6 @@ class Backend(ABC):
         return doc.get(key) if doc is not None else None
 
     def _edgepose_json(self) -> dict[str, Any] | None:
-        from edgepose.metadata import loads_metadata
-
         text = self.metadata.get(METADATA_KEY)
         if text is None:
             return None

@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from edgepose.backends.base import METADATA_KEY, Backend, TensorInfo, Worker, check_model_file
+from edgepose.backends.base import Backend, TensorInfo, Worker, check_model_file
+from edgepose.metadata_json import METADATA_KEY
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)

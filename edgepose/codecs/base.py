@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from edgepose.checks import check_hw, is_integral
 from edgepose.errors import InputError
 from edgepose.geometry import MAX_WARP_SIDE
 
@@ -75,43 +73,9 @@ class Codec(ABC):
         return hash(repr(self))
 
 
-def _is_integral(value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        return False
-    if isinstance(value, numbers.Integral):
-        return True
-    return math.isfinite(value) and float(value) == int(value)
-
-
-def check_hw(value: Any, name: str) -> tuple[int, int]:
-    """``value`` as (height, width) of two integers in 1..MAX_SIDE, or InputError naming ``name``."""
-    ok = (not isinstance(value, (str, bytes, Mapping)) and hasattr(value, "__len__") and len(value) == 2
-          and all(_is_integral(v) for v in value))
-    if not ok or not all(0 < int(v) <= MAX_SIDE for v in value):
-        raise InputError(f"{name} must be (height, width), two integers in 1..{MAX_SIDE}; got {value!r}")
-    return int(value[0]), int(value[1])
-
-
-def check_number(value: Any, name: str, *, low: float = 0.0, high: float = math.inf,
-                 low_inclusive: bool = False, high_inclusive: bool = False) -> float:
-    """``value`` as a float in the given range (finite), or InputError naming ``name``."""
-    x = math.nan
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        try:
-            x = float(value)
-        except OverflowError:  # an integer beyond float range
-            x = math.inf
-    above = low <= x if low_inclusive else low < x
-    below = x <= high if high_inclusive else x < high
-    if not (math.isfinite(x) and above and below):
-        lo, hi = "[" if low_inclusive else "(", "]" if high_inclusive else ")"
-        raise InputError(f"{name} must be a finite number in {lo}{low:g}, {high:g}{hi}; got {value!r}")
-    return x
-
-
 def check_shift(value: Any, name: str) -> int:
     """A flip-test shift: an integer >= 0 (bins or cells), or InputError."""
-    if not _is_integral(value) or int(value) < 0 or int(value) > MAX_BINS:
+    if not is_integral(value) or int(value) < 0 or int(value) > MAX_BINS:
         raise InputError(f"{name} must be an integer in 0..{MAX_BINS}; got {value!r}")
     return int(value)
 

@@ -20,7 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_hw, check_keypoints, check_number, check_shift
+from edgepose.checks import check_hw, check_number
+from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_keypoints, check_shift
 from edgepose.errors import InputError
 
 REFINEMENTS = ("none", "quarter", "dark")

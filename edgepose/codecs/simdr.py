@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.codecs.base import (
-    MAX_BINS, Codec, as_batch, check_flip_index, check_keypoints, check_number, check_shift, softmax,
-)
+from edgepose.checks import check_number
+from edgepose.codecs.base import MAX_BINS, Codec, as_batch, check_flip_index, check_keypoints, check_shift, softmax
 from edgepose.errors import InputError
 
 

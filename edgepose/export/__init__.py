@@ -4,7 +4,7 @@
 * :func:`export_tflite` - fp32 / fp16 TFLite through litert-torch (NHWC input, batch 1);
 * :func:`quantize_onnx` - int8 ONNX (NNCF post-training quantization, QDQ);
 * :func:`quantize_tflite` - int8 TFLite (litert-torch PT2E quantizer calibrated by NNCF);
-* :func:`load_model` - rebuild a model from a checkpoint or a registry name;
+* :func:`load_torch_model` - rebuild a model from a checkpoint or a registry name;
 * :func:`coco_person_crops` - calibration / validation crops with the runtime preprocessing.
 
 Every file carries edgepose metadata (``edgepose.metadata``) and is written atomically.
@@ -13,7 +13,7 @@ Every file carries edgepose metadata (``edgepose.metadata``) and is written atom
 from __future__ import annotations
 
 from edgepose.export.calibration import CocoCrops, coco_person_crops
-from edgepose.export.checkpoint import LoadedModel, load_checkpoint, load_model, load_named_model
+from edgepose.export.checkpoint import LoadedModel, load_checkpoint, load_torch_model, load_named_model
 from edgepose.export.errors import CalibrationError, ExportError
 from edgepose.export.onnx_export import export_onnx
 from edgepose.export.quantize import QuantOptions, quantize_onnx, quantize_tflite
@@ -21,6 +21,6 @@ from edgepose.export.tflite_export import export_tflite
 
 __all__ = [
     "CalibrationError", "CocoCrops", "ExportError", "LoadedModel", "QuantOptions",
-    "coco_person_crops", "export_onnx", "export_tflite", "load_checkpoint", "load_model",
+    "coco_person_crops", "export_onnx", "export_tflite", "load_checkpoint", "load_torch_model",
     "load_named_model", "quantize_onnx", "quantize_tflite",
 ]

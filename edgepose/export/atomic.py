@@ -8,14 +8,9 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from edgepose.atomic import default_file_mode
+
 logger = logging.getLogger(__name__)
-
-
-def _default_mode() -> int:
-    """Permissions a newly created file would get under the current umask (mkstemp uses 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 class StagedOutputs:
@@ -60,9 +55,8 @@ class StagedOutputs:
     def commit(self) -> list[Path]:
         """Rename every staged file onto its target; returns the targets."""
         done = []
-        mode = _default_mode()
         for tmp, target in self._staged:
-            os.chmod(tmp, mode)
+            os.chmod(tmp, default_file_mode(target))
             os.replace(tmp, target)
             done.append(target)
             logger.debug("wrote %s", target)

@@ -21,7 +21,7 @@ from edgepose.zoo import ModelSpec, get_spec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LoadedModel", "load_checkpoint", "load_named_model", "load_model"]
+__all__ = ["LoadedModel", "load_checkpoint", "load_named_model", "load_torch_model"]
 
 
 @dataclass
@@ -111,7 +111,7 @@ def load_named_model(
     return LoadedModel(model.eval(), spec, {}, str(weights))
 
 
-def load_model(
+def load_torch_model(
     checkpoint: str | os.PathLike[str] | None = None,
     name: str | None = None,
     weights: str | os.PathLike[str] | None = None,

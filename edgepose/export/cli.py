@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from edgepose.cli import run_main  # re-exported: the quantization tools import it from here
-from edgepose.export.checkpoint import LoadedModel, load_model
+from edgepose.export.checkpoint import LoadedModel, load_torch_model
 
 __all__ = ["add_model_args", "model_from_args", "setup_logging", "run_main"]
 
@@ -26,8 +26,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 def model_from_args(args: argparse.Namespace) -> LoadedModel:
     """Load the model named by :func:`add_model_args` options."""
-    return load_model(checkpoint=args.checkpoint, name=args.model, weights=args.weights,
-                      random_init=args.random_init)
+    return load_torch_model(checkpoint=args.checkpoint, name=args.model, weights=args.weights,
+                            random_init=args.random_init)
 
 
 def setup_logging(verbose: bool) -> None:

@@ -64,7 +64,7 @@ def check_score_threshold(value: float | None) -> float | None:
     """``value`` if None or a number in [0, 1]; InputError otherwise."""
     if value is None:
         return None
-    from edgepose.codecs.base import check_number
+    from edgepose.checks import check_number
 
     return float(check_number(value, "score_threshold", low=0.0, high=1.0, low_inclusive=True,
                               high_inclusive=True))

@@ -49,19 +49,17 @@ from __future__ import annotations
 import io
 import logging
 import lzma
-import os
 import pickle
 import struct
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-import edgepose
+from edgepose.atomic import write_atomic
 from edgepose.errors import ModelFileError
+from edgepose.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -85,39 +83,10 @@ _LOAD_ERRORS = (RuntimeError, OSError, EOFError, ValueError, KeyError, IndexErro
                 struct.error, pickle.UnpicklingError)
 
 
-def _umask() -> int:
-    """This process's file-creation mask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, flush it to disk, rename it to ``path``.
-
-    A crash or kill at any moment leaves either the previous ``path`` or the new one (and at
-    worst a stray ``.<name>.*.tmp``), never a partial file under the real name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tmp.chmod(0o666 & ~_umask())  # the mode open() would give, not mkstemp's private 0600
-        write(tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Atomically write the full checkpoint ``state`` (see module docstring) to ``path``."""
-    payload = {"format": CHECKPOINT_FORMAT, "edgepose_version": edgepose.__version__, **state}
-    return _write_atomic(path, lambda tmp: torch.save(payload, tmp))
+    payload = {"format": CHECKPOINT_FORMAT, "edgepose_version": __version__, **state}
+    return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _shuffle_fp16(tensor: torch.Tensor) -> torch.Tensor:
@@ -178,7 +147,7 @@ def save_compact_checkpoint(path: str | Path, checkpoint: dict[str, Any], *,
             raise ModelFileError(f"cannot write compact checkpoint {path}: the checkpoint lacks {key!r}")
     model, float16 = _pack_state_dict(checkpoint["model"])
     payload: dict[str, Any] = {
-        "format": COMPACT_FORMAT, "layout": COMPACT_LAYOUT, "edgepose_version": edgepose.__version__,
+        "format": COMPACT_FORMAT, "layout": COMPACT_LAYOUT, "edgepose_version": __version__,
         "spec": checkpoint["spec"], "config": checkpoint.get("config", {}),
         "epoch": checkpoint.get("epoch", 0), "global_step": checkpoint.get("global_step", 0),
         "metrics": checkpoint.get("metrics", {}),
@@ -191,7 +160,7 @@ def save_compact_checkpoint(path: str | Path, checkpoint: dict[str, Any], *,
     dropped = [k for k in _PROCESS_STATE if k in checkpoint]
     logger.debug("compact checkpoint %s: %d tensors (%d as fp16), %.1f MB; left out %s", path, len(model),
                  len(float16), len(blob) / 1e6, dropped or "nothing")
-    return _write_atomic(path, lambda tmp: tmp.write_bytes(blob))
+    return write_atomic(path, lambda tmp: tmp.write_bytes(blob))
 
 
 def is_compact_checkpoint(path: str | Path) -> bool:
