@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgepose.export.calibration import calibration_batch, coco_person_crops
-from edgepose.export.checkpoint import load_torch_model
+from edgepose.train.rebuild import load_torch_model
 from edgepose.export.cli import run_main, setup_logging
 from edgepose.export.pipeline import INT8_FORMATS, export_float, export_int8, parse_list
 from edgepose.export.quantize import HEAD_MODES, QuantOptions

@@ -19,7 +19,7 @@ import torch
 from _export_helpers import load_cli
 
 from edgepose import Estimator
-from edgepose.export.checkpoint import load_torch_model
+from edgepose.train.rebuild import load_torch_model
 from edgepose.metadata import read_metadata
 from edgepose.preprocess import crops_to_frame, preprocess_crops
 from edgepose.train.config import load_config

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from edgepose.errors import InputError
-from edgepose.export.checkpoint import load_checkpoint
+from edgepose.train.rebuild import load_checkpoint
 from edgepose.train.checkpoint import read_checkpoint
 from edgepose.train.config import load_config
 from edgepose.train.engine import run_training

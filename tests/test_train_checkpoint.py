@@ -18,7 +18,7 @@ from _export_helpers import TinySimDR, random_batch
 from torch import nn
 
 from edgepose.errors import ModelFileError
-from edgepose.export import checkpoint as export_checkpoint
+from edgepose.train import rebuild
 from edgepose.train.checkpoint import (
     COMPACT_FORMAT,
     read_checkpoint,
@@ -176,15 +176,15 @@ def test_compact_file_is_smaller_than_the_full_checkpoint(tmp_path: Path) -> Non
 
 def test_load_checkpoint_reads_a_compact_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = get_spec("simdr_r18_64")
-    monkeypatch.setattr(export_checkpoint, "_build", TinySimDR)  # a tiny stand-in of the spec's model
+    monkeypatch.setattr(rebuild, "_build", TinySimDR)  # a tiny stand-in of the spec's model
     torch.manual_seed(0)
     net = TinySimDR(spec)
     full = {"spec": spec.to_dict(), "config": {"epochs": 3}, "model": net.state_dict(),
             "optimizer": {}, "epoch": 3, "global_step": 30}
     full_path = save_checkpoint(tmp_path / "best.pt", full)
     compact_path = save_compact_checkpoint(tmp_path / "simdr_r18_64.xz", full)
-    from_full = export_checkpoint.load_checkpoint(full_path)
-    from_compact = export_checkpoint.load_checkpoint(compact_path)
+    from_full = rebuild.load_checkpoint(full_path)
+    from_compact = rebuild.load_checkpoint(compact_path)
     assert from_compact.spec == from_full.spec == spec and from_compact.config == {"epochs": 3}
     assert all(p.dtype == torch.float32 for p in from_compact.model.parameters())
     x = torch.from_numpy(random_batch(spec, 2))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from edgepose.export.checkpoint import load_checkpoint
+from edgepose.train.rebuild import load_checkpoint
 from edgepose.nn import build
 from edgepose.nn.complexity import count_params_and_macs
 from edgepose.train.config import load_config

@@ -43,7 +43,7 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import torch
 
-    from edgepose.export.checkpoint import load_checkpoint
+    from edgepose.train.rebuild import load_checkpoint
     from edgepose.nn import build
     from edgepose.zoo import get_spec
 

@@ -13,7 +13,7 @@ Every file carries edgepose metadata (``edgepose.metadata``) and is written atom
 from __future__ import annotations
 
 from edgepose.export.calibration import CocoCrops, coco_person_crops
-from edgepose.export.checkpoint import LoadedModel, load_checkpoint, load_torch_model, load_named_model
+from edgepose.train.rebuild import LoadedModel, load_checkpoint, load_torch_model, load_named_model
 from edgepose.export.errors import CalibrationError, ExportError
 from edgepose.export.onnx_export import export_onnx
 from edgepose.export.quantize import QuantOptions, quantize_onnx, quantize_tflite

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from edgepose.cli import run_main  # re-exported: the quantization tools import it from here
-from edgepose.export.checkpoint import LoadedModel, load_torch_model
+from edgepose.train.rebuild import LoadedModel, load_torch_model
 
 __all__ = ["add_model_args", "model_from_args", "setup_logging", "run_main"]
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from edgepose.errors import InputError
 from edgepose.export.atomic import StagedOutputs
 from edgepose.export.calibration import CocoCrops
-from edgepose.export.checkpoint import LoadedModel
+from edgepose.train.rebuild import LoadedModel
 from edgepose.export.onnx_export import DEFAULT_OPSET, export_onnx
 from edgepose.export.quantize import QuantOptions, quantize_onnx, quantize_tflite
 from edgepose.export.report import OutputRecord

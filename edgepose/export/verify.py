@@ -32,7 +32,7 @@ import torch
 from edgepose.codecs import Codec
 from edgepose.errors import InputError
 from edgepose.export.calibration import CocoCrops
-from edgepose.export.checkpoint import LoadedModel
+from edgepose.train.rebuild import LoadedModel
 from edgepose.export.common import max_abs_diff, torch_outputs
 from edgepose.export.report import format_table
 from edgepose.export.runtime import FileRunner, median_latency_ms

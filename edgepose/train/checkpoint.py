@@ -1,7 +1,7 @@
 """Checkpoints that rebuild themselves: weights + ModelSpec + resolved training config.
 
 Two kinds of file, both read by :func:`read_checkpoint` (and by
-:func:`edgepose.export.checkpoint.load_checkpoint`), told apart by their first bytes, not
+:func:`edgepose.train.rebuild.load_checkpoint`), told apart by their first bytes, not
 by their suffix.
 
 **Full checkpoint** (``last.pt``, ``best.pt``; :func:`save_checkpoint`): a dict saved with
@@ -243,7 +243,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     Raises:
         ModelFileError: missing, unreadable, truncated or not an edgepose checkpoint.
 
-    To rebuild the model of a checkpoint use :func:`edgepose.export.checkpoint.load_checkpoint`.
+    To rebuild the model of a checkpoint use :func:`edgepose.train.rebuild.load_checkpoint`.
     """
     path = Path(path)
     state = load_checkpoint_file(path)
