@@ -3,12 +3,16 @@
 One function turns a frame and person boxes into the model's input batch, so that int8
 calibration sees exactly what inference sees:
 
-    box (x, y, w, h) -> box_to_center_scale -> get_affine_matrix -> warp_crop
+    box (x, y, w, h) -> box_to_center_scale -> get_affine_matrix (both: crop_matrix) -> warp_crop (the frame's dtype)
     -> colour order of the model -> (pixel / 255 - mean) / std -> NCHW (or NHWC) float32
+
+The last three steps are one pass per channel, straight into the batch
+(``pixel * scale + offset``, :func:`normalization`), with no float copy of the crop.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,9 +20,9 @@ import cv2
 import numpy as np
 
 from edgepose.errors import InputError
-from edgepose.geometry import DEFAULT_PADDING, box_to_center_scale, get_affine_matrix, transform_points, warp_crop
+from edgepose.geometry import DEFAULT_PADDING, transform_points, warp_crop
 
-__all__ = ["input_params", "preprocess_crops", "crops_to_frame", "normalize_crops"]
+__all__ = ["crop_matrix", "crops_to_frame", "input_params", "normalization", "normalize_crops", "preprocess_crops"]
 
 
 def input_params(spec: Any) -> tuple[tuple[int, int], np.ndarray, np.ndarray, str]:
@@ -40,10 +44,52 @@ def input_params(spec: Any) -> tuple[tuple[int, int], np.ndarray, np.ndarray, st
     return (int(hw[0]), int(hw[1])), mean_a, std_a, color
 
 
+def normalization(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale (3,), offset (3,))`` float32 with ``pixel * scale + offset == (pixel / 255 - mean) / std``."""
+    mean64, std64 = np.asarray(mean, np.float64).reshape(3), np.asarray(std, np.float64).reshape(3)
+    return (1.0 / (255.0 * std64)).astype(np.float32), (-mean64 / std64).astype(np.float32)
+
+
 def normalize_crops(crops: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """``crops (N, H, W, 3)`` pixels in the model's channel order -> ``(x / 255 - mean) / std`` float32."""
-    x = crops.astype(np.float32) / np.float32(255.0)
-    return (x - mean.astype(np.float32)) / std.astype(np.float32)
+    """``crops (N, H, W, 3)`` pixels in the model's channel order -> ``(x / 255 - mean) / std`` float32
+    (computed as ``x * scale + offset``, see :func:`normalization`, exactly as :func:`preprocess_crops`)."""
+    scale, offset = normalization(mean, std)
+    out = np.multiply(crops, scale, dtype=np.float32)
+    out += offset
+    return out
+
+
+def crop_matrix(box: Sequence[float], input_hw: tuple[int, int], padding: float = DEFAULT_PADDING) -> np.ndarray:
+    """The (2, 3) float64 frame -> crop matrix of one ``box (x, y, w, h)``: the same numbers as
+    ``get_affine_matrix(*box_to_center_scale(box, input_hw, padding), input_hw)``, computed with
+    Python floats (a few microseconds instead of a few dozen small numpy calls per person).
+
+    Raises:
+        InputError: a box that is not 4 finite numbers with positive size, a padding <= 0, or a
+            box too small or too far out for a finite matrix.
+    """
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"a box must be 4 numbers (x, y, w, h); got {box!r} ({exc})") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise InputError(f"box {[x, y, w, h]} contains NaN or inf")
+    if w <= 0 or h <= 0:
+        raise InputError(f"degenerate box {[x, y, w, h]}: width and height must be > 0")
+    if not padding > 0:
+        raise InputError(f"padding must be > 0, got {padding}")
+    height, width = input_hw
+    aspect = width / height
+    ext_w = w if w > aspect * h else h * aspect
+    zoom = width / (ext_w * padding)
+    cx, cy = x + w * 0.5, y + h * 0.5
+    matrix = np.array([[zoom, 0.0, width * 0.5 - (zoom * cx + 0.0 * cy)],
+                       [-0.0, zoom, height * 0.5 - (-0.0 * cx + zoom * cy)]])
+    if not (math.isfinite(zoom) and math.isfinite(matrix[0, 2]) and math.isfinite(matrix[1, 2])):
+        raise InputError(
+            f"box {[x, y, w, h]} gives a non-finite affine matrix: the box is too small or too far from the origin"
+        )
+    return matrix
 
 
 def preprocess_crops(
@@ -87,19 +133,22 @@ def preprocess_crops(
     if b.ndim != 2 or b.shape[1] != 4:
         raise InputError(f"boxes must be (N, 4) (x, y, w, h); got shape {b.shape}")
     input_hw, mean, std, color = input_params(spec)
-    n = b.shape[0]
-    crops = np.empty((n, input_hw[0], input_hw[1], 3), dtype=np.float32)
+    scale, offset = normalization(mean, std)
+    swap = color != frame_color
+    scale_b, offset_b = (scale[:, None, None], offset[:, None, None]) if layout == "NCHW" else (scale, offset)
+    n, (h, w) = b.shape[0], input_hw
+    batch = np.empty((n, 3, h, w) if layout == "NCHW" else (n, h, w, 3), dtype=np.float32)
     matrices = np.empty((n, 2, 3), dtype=np.float64)
-    for i, box in enumerate(b):
-        center, scale = box_to_center_scale(box, input_hw, padding)
-        matrices[i] = get_affine_matrix(center, scale, input_hw)
-        crops[i] = warp_crop(img, matrices[i], input_hw)
-    if color != frame_color:
-        crops = crops[..., ::-1]
-    batch = normalize_crops(crops, mean, std)
-    if layout == "NCHW":
-        batch = batch.transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(batch, dtype=np.float32), matrices
+    for i, box in enumerate(b.tolist()):
+        matrices[i] = crop_matrix(box, input_hw, padding)
+        crop = warp_crop(img, matrices[i], input_hw)  # (h, w, 3) in the frame's dtype
+        if swap:
+            crop = crop[:, :, ::-1]  # a view: the model's channel order
+        # colour order, normalisation and layout in one strided pass (plus the offset)
+        np.multiply(crop.transpose(2, 0, 1) if layout == "NCHW" else crop, scale_b, out=batch[i],
+                    dtype=np.float32, casting="unsafe")
+        batch[i] += offset_b
+    return batch, matrices
 
 
 def crops_to_frame(keypoints: np.ndarray, matrices: np.ndarray) -> np.ndarray:

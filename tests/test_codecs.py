@@ -228,3 +228,22 @@ def test_heatmap_fuzz_case_2760() -> None:
     keypoints, scores = codec.decode(hm)
     np.testing.assert_array_equal(keypoints, np.full((2, 3, 2), 4.0))
     np.testing.assert_array_equal(scores, np.full((2, 3), 0.7, np.float32))
+
+
+@given(data=st.data())
+@settings(max_examples=40, deadline=None)
+def test_simdr_decode_on_logits_equals_the_softmax_path(data: st.DataObject) -> None:
+    """decode works on the logits (argmax, then 1 / sum(exp(logits - peak))) without building the
+    softmax: bit for bit what decoding the probabilities gives, for SimDR and SimDR*."""
+    from edgepose.codecs.base import softmax
+
+    cls = data.draw(st.sampled_from([SimDRCodec, SimDRStarCodec]))
+    codec = cls(data.draw(st.sampled_from([(64, 48), (64, 64)])), 2.0)  # square: x and y in one array
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    spread = data.draw(st.floats(0.01, 50.0))
+    x = (rng.standard_normal((2, 5, codec.num_bins_x)) * spread).astype(np.float32)
+    y = (rng.standard_normal((2, 5, codec.num_bins_y)) * spread).astype(np.float32)
+    keypoints, scores = codec.decode((x, y))
+    expected_kp, expected_scores = codec._decode_probabilities(softmax(x), softmax(y))
+    np.testing.assert_array_equal(keypoints, expected_kp)
+    np.testing.assert_array_equal(scores, expected_scores)

@@ -95,3 +95,17 @@ def test_keypoints_to_box():
     kp = np.array([[10, 20], [30, 60], [np.nan, 5], [100, 100]], dtype=float)
     np.testing.assert_allclose(keypoints_to_box(kp, np.array([1, 1, 1, 0])), [10, 20, 20, 40])
     assert keypoints_to_box(kp, np.array([1, 0, 0, 0])) is None
+
+
+@given(
+    box=st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4), st.floats(1e-2, 1e5), st.floats(1e-2, 1e5)),
+    hw=st.tuples(st.integers(1, 512), st.integers(1, 512)),
+    padding=st.floats(0.1, 4.0),
+)
+def test_preprocess_crop_matrix_is_the_geometry_matrix(box, hw, padding):
+    """The runtime's float-only crop_matrix gives bit for bit the matrix of box_to_center_scale +
+    get_affine_matrix (what training and calibration use)."""
+    from edgepose.preprocess import crop_matrix
+
+    expected = get_affine_matrix(*box_to_center_scale(box, hw, padding), hw)
+    np.testing.assert_array_equal(crop_matrix(box, hw, padding), expected)

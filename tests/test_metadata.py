@@ -281,6 +281,12 @@ def test_preprocess_crops_matches_manual_pipeline() -> None:
     np.testing.assert_array_equal(nhwc, batch.transpose(0, 2, 3, 1))
     meta_batch, _ = preprocess_crops(frame, boxes, make_metadata(spec, "NCHW", "fp32"))
     np.testing.assert_array_equal(meta_batch, batch)
+    # an RGB model from a BGR frame, and a float frame: the same formula
+    rgb_spec = {"input_hw": (64, 64), "mean": (0.5, 0.4, 0.3), "std": (0.2, 0.25, 0.3), "color_order": "rgb"}
+    rgb_model, _ = preprocess_crops(frame.astype(np.float32), boxes, rgb_spec)
+    float_crop = warp_crop(frame.astype(np.float32), m, (64, 64))  # bilinear values are not rounded to integers
+    manual_rgb = (float_crop[..., ::-1] / 255.0 - np.array(rgb_spec["mean"])) / np.array(rgb_spec["std"])
+    np.testing.assert_allclose(rgb_model[1], manual_rgb.transpose(2, 0, 1), atol=1e-6)
     # crop -> frame inverts the warp
     pts = np.array([[[32.0, 32.0], [0.0, 0.0]]] * 2)
     back = crops_to_frame(pts, mats)

@@ -26,6 +26,13 @@ from edgepose.codecs.base import MAX_BINS, Codec, as_batch, check_flip_index, ch
 from edgepose.errors import InputError
 
 
+def _peak_probability(logits: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """``softmax(logits)`` at the bins ``peak (N, K)`` of ``logits (N, K, B)``: ``1 / sum(exp(logits - peak))``."""
+    top = np.take_along_axis(logits, peak[..., None], axis=2)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN scores, as the softmax gives
+        return np.float32(1.0) / np.sum(np.exp(logits - top), axis=2)
+
+
 class SimDRCodec(Codec):
     """SimDR with label-smoothed one-hot targets.
 
@@ -132,9 +139,27 @@ class SimDRCodec(Codec):
         return keypoints, scores
 
     def decode(self, outputs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Logits ``(simcc_x (N,K,W*k), simcc_y (N,K,H*k))`` -> keypoints (N,K,2) px, scores (N,K)."""
+        """Logits ``(simcc_x (N,K,W*k), simcc_y (N,K,H*k))`` -> keypoints (N,K,2) px, scores (N,K).
+
+        The same result as taking the softmax first (the peak bin of the logits is the peak of
+        their softmax, whose value is ``1 / sum(exp(logits - peak))``), without building the
+        probabilities.
+        """
         x, y = self._split_outputs(outputs)
-        return self._decode_probabilities(softmax(x), softmax(y))
+        n, k = x.shape[:2]
+        if x.shape == y.shape:  # square input: both axes in one array, half the numpy calls
+            both = np.concatenate((x, y), axis=1)  # (N, 2K, B)
+            peak = np.argmax(both, axis=2)
+            prob = _peak_probability(both, peak).reshape(n, 2, k)
+            bins = peak.reshape(n, 2, k).transpose(0, 2, 1)  # (N, K, 2): x bin, y bin
+            scores = self._combine(prob[:, 0], prob[:, 1])
+        else:
+            ix, iy = np.argmax(x, axis=2), np.argmax(y, axis=2)
+            bins = np.stack([ix, iy], axis=-1)
+            scores = self._combine(_peak_probability(x, ix), _peak_probability(y, iy))
+        keypoints = bins.astype(np.float32)
+        keypoints /= np.float32(self.split_ratio)
+        return keypoints, scores.astype(np.float32, copy=False)
 
     def _flip_back_x(self, flipped_x: np.ndarray, flip_index: np.ndarray) -> np.ndarray:
         """Mirror x vectors back: reverse bins, swap joints, shift ``flip_shift_bins`` left."""
