@@ -10,7 +10,7 @@ reads it, measures:
   preprocess + infer + decode + smooth), median and p90 ms, and its ratio to model-only;
 * with ``--people N`` (N > 1), end to end on one frame with N caller-given boxes: the
   default ``batching="auto"`` (crops spread over the threads, see
-  :meth:`edgepose.backends.Backend.run_parallel`), one runtime call for all N crops
+  :meth:`edgepose.runtime.backends.Backend.run_parallel`), one runtime call for all N crops
   (``batching="batch"``) and a loop of N single calls, each with its ratio to the loop
   (the three are timed in interleaved rounds, so machine noise hits them alike);
 * accuracy, when given (``--accuracy NAME=VALUE``; ``--accuracy-label`` says which metric on
@@ -80,11 +80,11 @@ import cv2
 import numpy as np
 
 from edgepose import Estimator
-from edgepose.backends import available_backends, backends_for_suffix
+from edgepose.runtime.backends import available_backends, backends_for_suffix
 from edgepose.errors import EdgeposeError
-from edgepose.smooth import OneEuroParams, PoseSmoother
-from edgepose.timing import time_calls_ms, time_interleaved_ms
-from edgepose.track import PoseTracker
+from edgepose.runtime.smooth import OneEuroParams, PoseSmoother
+from edgepose.runtime.timing import time_calls_ms, time_interleaved_ms
+from edgepose.runtime.track import PoseTracker
 
 logger = logging.getLogger("edgepose.apps.bench")
 MODEL_SUFFIXES = (".onnx", ".tflite")

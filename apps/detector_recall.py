@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How many rendered people each person detector finds: recall at IoU 0.5, false positives, ms.
 
-Compares the detectors ``edgepose.detect`` offers on synthetic multi-person renders
+Compares the detectors ``edgepose.runtime.detect`` offers on synthetic multi-person renders
 (``training/synth.py``, COCO annotations): a detection model file (by default the COCO
 CenterNet that ``apps/peers_setup.sh`` converts to ``.peers/models/centernet_fp32.onnx``),
 OpenCV's HOG people detector (when the OpenCV build has it) and the MOG2 motion detector::
@@ -52,7 +52,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edgepose.detect import FORMAT_DEFAULTS, HOGPeopleDetector, ModelDetector, MotionDetector
+from edgepose.runtime.detect import FORMAT_DEFAULTS, HOGPeopleDetector, ModelDetector, MotionDetector
 from edgepose.errors import EdgeposeError
 
 logger = logging.getLogger("edgepose.apps.detector_recall")

@@ -16,7 +16,7 @@ max(w, h); per-keypoint PCK@0.2; the mean signed offset per keypoint ``(pred - g
 and y (a definition offset, e.g. where a model puts the hips, shows as a consistent sign, not as
 noise); ms per crop: the runtime call alone (median over the pass; ours: the Estimator's "infer"
 timing) and crop + run + map back ("e2e", ours: the Estimator's "total"). Also a model-only median
-measured in interleaved rounds over all in-process models on one crop (``edgepose.timing``), so that
+measured in interleaved rounds over all in-process models on one crop (``edgepose.runtime.timing``), so that
 a busy machine's noise hits every model alike. MediaPipe's ms is ``pose.process`` per crop in its
 process (its own detector runs inside, on the crop).
 
@@ -53,7 +53,7 @@ from edgepose.evaluate import coco_keypoint_ap, coco_results, median_error, pck 
 from edgepose.geometry import DEFAULT_PADDING, box_to_center_scale  # noqa: E402
 from edgepose.preprocess import crops_to_frame  # noqa: E402
 from edgepose.skeleton import get_keypoint_set  # noqa: E402
-from edgepose.timing import time_interleaved_ms  # noqa: E402
+from edgepose.runtime.timing import time_interleaved_ms  # noqa: E402
 
 logger = logging.getLogger("edgepose.apps.peers_accuracy")
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,12 +17,12 @@ from edgepose.errors import (
     ModelFileError,
     UnknownModelError,
 )
-from edgepose.estimator import MAX_FRAME_PIXELS, Estimator
-from edgepose.model_info import load_model
-from edgepose.options import EstimatorOptions, ModelDescription
-from edgepose.result import Person, PoseResult
+from edgepose.runtime.estimator import MAX_FRAME_PIXELS, Estimator
+from edgepose.runtime.model_info import load_model
+from edgepose.runtime.options import EstimatorOptions, ModelDescription
+from edgepose.runtime.result import Person, PoseResult
 from edgepose.skeleton import get_keypoint_set
-from edgepose.smooth import OneEuroParams
+from edgepose.runtime.smooth import OneEuroParams
 from edgepose.version import __version__
 from edgepose.zoo import ModelFile, ModelSpec, get_spec, list_models
 

@@ -44,12 +44,12 @@ import cv2
 import numpy as np
 
 from edgepose.atomic import write_bytes_atomic
-from edgepose.draw import draw_result, draw_text
+from edgepose.runtime.draw import draw_result, draw_text
 from edgepose.errors import BackendNotInstalledError, InputError
-from edgepose.estimator import check_frame
+from edgepose.runtime.estimator import check_frame
 
 if TYPE_CHECKING:
-    from edgepose.estimator import Estimator
+    from edgepose.runtime.estimator import Estimator
 
 logger = logging.getLogger(__name__)
 
@@ -475,7 +475,7 @@ def run_stream(
         reconnect: back-off for reconnectable sources (default :class:`ReconnectPolicy()`).
         max_bad_frames: corrupt frames in a row that end the run (>= 1).
         on_result: called with each frame's PoseResult and timestamp (e.g.
-            :meth:`edgepose.pose_json.PoseJsonWriter.write`).
+            :meth:`edgepose.runtime.pose_json.PoseJsonWriter.write`).
     """
     if max_bad_frames < 1:
         raise InputError(f"max_bad_frames must be >= 1; got {max_bad_frames}")

@@ -37,7 +37,7 @@ from pathlib import Path
 from edgepose.errors import InputError
 from edgepose.export.atomic import StagedOutputs
 from edgepose.export.cli import run_main
-from edgepose.metadata import detect_format, read_metadata, with_runtime_defaults, write_metadata
+from edgepose.runtime.metadata import detect_format, read_metadata, with_runtime_defaults, write_metadata
 from edgepose.zoo import MANIFEST, PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, get_spec, read_manifest, sha256_of
 
 logger = logging.getLogger("ship")

@@ -5,7 +5,7 @@
         --ann data/coco/annotations/person_keypoints_val2017.json --images data/coco/val2017 --max-images 200
 
 Prints one table: torch fp32 first, then one row per file (see edgepose.export.verify).
-Files run through the runtime backends (edgepose.backends), like the Estimator. AP uses
+Files run through the runtime backends (edgepose.runtime.backends), like the Estimator. AP uses
 ground-truth boxes, no flip test; latency is the median of one crop at --threads threads.
 """
 

@@ -44,12 +44,12 @@ import numpy as np
 from _tiny_models import make_heatmap_onnx, make_onnx, make_tflite, metadata_for
 
 from edgepose import Estimator, ModelDescription, OneEuroParams, PoseResult
-from edgepose.backends import load_backend
+from edgepose.runtime.backends import load_backend
 from edgepose.codecs import Codec, HeatmapCodec, SimDRCodec, SimDRStarCodec, codec_from_dict
 from edgepose.errors import (
     BackendNotInstalledError, ChecksumError, EdgeposeError, InputError, ModelFileError, UnknownModelError,
 )
-from edgepose.estimator import TIMING_KEYS
+from edgepose.runtime.estimator import TIMING_KEYS
 
 HW = (64, 64)
 #: the library's documented exceptions (edgepose.errors); anything else is a fuzz failure

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepose import Estimator, zoo
-from edgepose.metadata import read_metadata
+from edgepose.runtime.metadata import read_metadata
 
 #: why the real-manifest check is skipped while the shipped files lack the key
 SKIP_REASON = "shipped files predate score_threshold metadata; re-ship with quantization/ship.py"

@@ -12,9 +12,9 @@ import pytest
 from _tiny_models import make_onnx
 
 from edgepose.atomic import default_file_mode, write_atomic, write_bytes_atomic
-from edgepose.metadata import read_metadata, write_onnx_metadata
-from edgepose.pose_json import PoseJsonWriter
-from edgepose.result import PoseResult
+from edgepose.runtime.metadata import read_metadata, write_onnx_metadata
+from edgepose.runtime.pose_json import PoseJsonWriter
+from edgepose.runtime.result import PoseResult
 from edgepose.video import ImageSink
 
 

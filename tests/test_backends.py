@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from _tiny_models import make_onnx, make_tflite, metadata_for, reference_outputs
 
-from edgepose.backends import available_backends, choose_backend, load_backend
-from edgepose.backends import tflite_backend
-from edgepose.backends.base import QuantParams
-from edgepose.backends.tflite_backend import read_tflite_metadata
+from edgepose.runtime.backends import available_backends, choose_backend, load_backend
+from edgepose.runtime.backends import tflite_backend
+from edgepose.runtime.backends.base import QuantParams
+from edgepose.runtime.backends.tflite_backend import read_tflite_metadata
 from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError
 
 HW = (64, 64)
@@ -228,7 +228,7 @@ def test_run_parallel_single_thread_is_one_call(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_run_parallel_default_threads_use_the_cores(models: dict[str, Path]) -> None:
-    from edgepose.backends.base import available_cpus
+    from edgepose.runtime.backends.base import available_cpus
 
     with load_backend(models["onnx"]) as be:
         assert be.parallel_workers == available_cpus() >= 1
@@ -281,7 +281,7 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, models
         load_backend(models[key], backend)
     # also when the class is constructed directly (the import happens there)
     module = {"onnxruntime": "onnxruntime_backend", "openvino": "openvino_backend", "tflite": "tflite_backend"}[backend]
-    mod = __import__(f"edgepose.backends.{module}", fromlist=["x"])
+    mod = __import__(f"edgepose.runtime.backends.{module}", fromlist=["x"])
     cls = [v for k, v in vars(mod).items() if k.endswith("Backend") and k != "Backend"][0]
     with pytest.raises(BackendNotInstalledError, match="pip install"):
         cls(models[key])
@@ -374,7 +374,7 @@ def test_tflite_metadata_reader(models: dict[str, Path]) -> None:
 
 
 def test_onnxruntime_idle_pool_spins_briefly() -> None:
-    from edgepose.backends.onnxruntime_backend import _short_spin_entry
+    from edgepose.runtime.backends.onnxruntime_backend import _short_spin_entry
 
     assert _short_spin_entry("1.31.0") == ("session.intra_op.spin_duration_us", "100")
     assert _short_spin_entry("1.26.0.dev20250101") == ("session.intra_op.spin_duration_us", "100")

@@ -256,7 +256,7 @@ def test_pose_json_records() -> None:
     import numpy as np
 
     from edgepose import PoseResult
-    from edgepose.pose_json import coco_image_id, coco_results, frame_record
+    from edgepose.runtime.pose_json import coco_image_id, coco_results, frame_record
 
     result = PoseResult(keypoints=np.array([[[1.23456, 2.0], [np.nan, 4.0]]], np.float32),
                         scores=np.array([[0.5, 0.25]], np.float32), boxes=np.array([[0, 0, 10, 20]], np.float32),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _tiny_models import make_constant_onnx
 
-from edgepose.detect import Detector, HOGPeopleDetector, ModelDetector, MotionDetector, make_detector, nms
+from edgepose.runtime.detect import Detector, HOGPeopleDetector, ModelDetector, MotionDetector, make_detector, nms
 from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError
 
 

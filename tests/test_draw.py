@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgepose.draw import draw_box, draw_pose, draw_result, draw_text, track_color
+from edgepose.runtime.draw import draw_box, draw_pose, draw_result, draw_text, track_color
 from edgepose.errors import InputError
-from edgepose.estimator import PoseResult
+from edgepose.runtime.estimator import PoseResult
 from edgepose.skeleton import get_keypoint_set
 
 

@@ -15,12 +15,12 @@ from _tiny_models import make_heatmap_onnx, make_onnx, make_tflite, metadata_for
 
 import edgepose
 from edgepose import Estimator, EstimatorOptions, ModelDescription, OneEuroParams, PoseResult, zoo
-from edgepose.backends import load_backend
+from edgepose.runtime.backends import load_backend
 from edgepose.codecs import SimDRCodec
 from edgepose.errors import ChecksumError, EdgeposeError, InputError, ModelFileError, UnknownModelError
-from edgepose.estimator import TIMING_KEYS
+from edgepose.runtime.estimator import TIMING_KEYS
 from edgepose.preprocess import crops_to_frame, preprocess_crops
-from edgepose.track import PoseTracker
+from edgepose.runtime.track import PoseTracker
 
 HW = (64, 64)
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -356,7 +356,7 @@ def test_litert_torch_tflite(tmp_path: Path, frame: np.ndarray) -> None:
     """A TFLite file from the real converter: output names are the converter's, roles come from metadata."""
     torch = pytest.importorskip("torch")
     litert_torch = pytest.importorskip("litert_torch")
-    from edgepose.metadata import write_tflite_metadata
+    from edgepose.runtime.metadata import write_tflite_metadata
 
     class Tiny(torch.nn.Module):
         def __init__(self) -> None:
@@ -453,7 +453,7 @@ def test_bad_frames(models: dict[str, Path], bad: object, match: str) -> None:
 
 def test_huge_frame(models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     assert edgepose.MAX_FRAME_PIXELS == 50_000_000
-    monkeypatch.setattr("edgepose.estimator.MAX_FRAME_PIXELS", 100 * 100)
+    monkeypatch.setattr("edgepose.runtime.estimator.MAX_FRAME_PIXELS", 100 * 100)
     with Estimator(models["onnx"]) as est:
         est(np.zeros((100, 100, 3), np.uint8))
         with pytest.raises(InputError, match="exceeds the limit"):

@@ -14,7 +14,7 @@ from edgepose.export.calibration import calibration_batch, calibration_crops, co
 from edgepose.export.common import torch_outputs
 from edgepose.export.pipeline import export_int8
 from edgepose.export.runtime import FileRunner
-from edgepose.metadata import read_metadata
+from edgepose.runtime.metadata import read_metadata
 from edgepose.preprocess import preprocess_crops
 from edgepose.tflite_ops import check_builtin_only
 

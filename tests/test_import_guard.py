@@ -21,8 +21,8 @@ import json, sys
 import numpy as np
 import edgepose
 from edgepose import Estimator
-from edgepose.detect import MotionDetector
-from edgepose.draw import draw_result
+from edgepose.runtime.detect import MotionDetector
+from edgepose.runtime.draw import draw_result
 import edgepose.video
 frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
 for path, backend in ((sys.argv[1], None), (sys.argv[1], "openvino"), (sys.argv[2], None)):
@@ -48,8 +48,8 @@ def test_runtime_never_imports_training_stacks(tmp_path: Path) -> None:
     assert loaded == [], f"runtime imported {loaded}"
 
 
-@pytest.mark.parametrize("module", ["edgepose.estimator", "edgepose.backends.onnxruntime_backend",
-                                    "edgepose.backends.tflite_backend", "edgepose.backends.openvino_backend"])
+@pytest.mark.parametrize("module", ["edgepose.runtime.estimator", "edgepose.runtime.backends.onnxruntime_backend",
+                                    "edgepose.runtime.backends.tflite_backend", "edgepose.runtime.backends.openvino_backend"])
 def test_modules_do_not_import_runtimes_at_import_time(module: str) -> None:
     code = (f"import sys, {module}; print(sorted(m for m in ('onnxruntime', 'openvino', 'ai_edge_litert') "
             f"if m in sys.modules))")
@@ -152,7 +152,7 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycles_inside_the_package() -> None:
     graph = import_graph(package_modules())
-    assert len(graph) > 50 and "edgepose.estimator" in graph["edgepose"]
+    assert len(graph) > 50 and "edgepose.runtime.estimator" in graph["edgepose"]
     cycles = import_cycles(graph)
     detail = "; ".join(" <-> ".join(c) for c in cycles)
     assert cycles == [], f"import cycles: {detail}"

@@ -13,7 +13,7 @@ from _tiny_models import make_onnx, make_tflite
 
 from edgepose.errors import InputError, ModelFileError
 from edgepose.geometry import box_to_center_scale, get_affine_matrix, warp_crop
-from edgepose.metadata import (
+from edgepose.runtime.metadata import (
     FORMAT_VERSION, detect_format, make_metadata, read_metadata, validate_metadata, write_metadata,
     write_onnx_metadata, write_tflite_metadata,
 )
@@ -35,7 +35,7 @@ def tflite_file(tmp_path: Path) -> Path:
 
 
 def test_module_is_torch_free() -> None:
-    code = ("import sys, edgepose.metadata, edgepose.tflite_ops, edgepose.preprocess; "
+    code = ("import sys, edgepose.runtime.metadata, edgepose.tflite_ops, edgepose.preprocess; "
             "bad = [m for m in ('torch', 'tensorflow', 'nncf', 'onnx') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -61,7 +61,7 @@ def test_make_metadata_from_spec() -> None:
 
 
 def test_runtime_defaults_are_optional_validated_and_mirrored_in_spec(onnx_file: Path) -> None:
-    from edgepose.metadata import with_runtime_defaults
+    from edgepose.runtime.metadata import with_runtime_defaults
     from edgepose.zoo import with_files
 
     # the registry's values describe its shipped weights, not an export's: the spec copy drops them

@@ -18,7 +18,7 @@ from _tiny_models import make_onnx, make_tflite, metadata_for
 
 from edgepose import Estimator, zoo
 from edgepose.errors import ModelFileError
-from edgepose.metadata import read_metadata
+from edgepose.runtime.metadata import read_metadata
 
 HW = (64, 64)
 

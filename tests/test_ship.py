@@ -17,7 +17,7 @@ from _tiny_models import make_onnx, make_tflite, metadata_for
 from edgepose import Estimator, ModelDescription, zoo
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
 from edgepose.evaluate import pck
-from edgepose.metadata import read_metadata, with_runtime_defaults, write_metadata
+from edgepose.runtime.metadata import read_metadata, with_runtime_defaults, write_metadata
 
 
 @pytest.fixture()

@@ -1,8 +1,8 @@
-"""edgepose.timing: repeated and interleaved wall-clock timing."""
+"""edgepose.runtime.timing: repeated and interleaved wall-clock timing."""
 
 from __future__ import annotations
 
-from edgepose.timing import time_calls_ms, time_interleaved_ms
+from edgepose.runtime.timing import time_calls_ms, time_interleaved_ms
 
 
 def test_time_calls_counts_and_units() -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgepose.errors import InputError
-from edgepose.smooth import OneEuroFilter, OneEuroParams, PoseSmoother
-from edgepose.track import PoseTracker, box_iou, clip_box, extend_box
+from edgepose.runtime.smooth import OneEuroFilter, OneEuroParams, PoseSmoother
+from edgepose.runtime.track import PoseTracker, box_iou, clip_box, extend_box
 
 
 # ---- One Euro --------------------------------------------------------------------------------------

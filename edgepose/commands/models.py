@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgepose.backends import backends_for_suffix, is_available
+from edgepose.runtime.backends import backends_for_suffix, is_available
 from edgepose.cli import run_main
 from edgepose.zoo import PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, ModelFile, get_spec, list_models
 

@@ -13,7 +13,7 @@ to saving (to ``--save`` or ``edgepose_out.mp4`` / ``.png``). Ctrl-C or SIGTERM 
 cleanly: the saved video is finalised and playable. A camera that stops delivering
 frames is reopened with exponential back-off (``--reconnect-*``); corrupt frames are
 skipped, and ``--max-bad-frames`` of them in a row end the run. The loop lives in
-``edgepose.video``, the JSON output in ``edgepose.pose_json``.
+``edgepose.video``, the JSON output in ``edgepose.runtime.pose_json``.
 
 Outputs are checked before any frame is processed: ``--view none`` with nothing to save,
 a video or camera saved as an image, a ``--save``/``--save-json`` that is a folder or
@@ -35,10 +35,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgepose.cli import run_main
-from edgepose.detect import OUTPUT_FORMATS, ModelDetector, make_detector
+from edgepose.runtime.detect import OUTPUT_FORMATS, ModelDetector, make_detector
 from edgepose.errors import InputError
-from edgepose.estimator import Estimator
-from edgepose.pose_json import PoseJsonWriter, coco_image_id
+from edgepose.runtime.estimator import Estimator
+from edgepose.runtime.pose_json import PoseJsonWriter, coco_image_id
 from edgepose.video import (
     IMAGE_SUFFIXES,
     SAMPLE_IMAGE,
@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     p.add_argument("--detector", help="'hog', 'motion' (static camera), or a detection model file (.onnx/.tflite/.xml),"
                                       " e.g. .peers/models/centernet_fp32.onnx made by apps/peers_setup.sh")
     p.add_argument("--detector-format", default="auto", choices=list(OUTPUT_FORMATS),
-                   help="output format of a detector model file (default: from its outputs; see edgepose.detect)")
+                   help="output format of a detector model file (default: from its outputs; see edgepose.runtime.detect)")
     p.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filter off")
     p.add_argument("--threshold", type=float, help="keypoint score below which nothing is drawn (default: the "
                                                  "model's score threshold, see Estimator(score_threshold=...))")

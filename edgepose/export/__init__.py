@@ -7,7 +7,7 @@
 * :func:`load_torch_model` - rebuild a model from a checkpoint or a registry name;
 * :func:`coco_person_crops` - calibration / validation crops with the runtime preprocessing.
 
-Every file carries edgepose metadata (``edgepose.metadata``) and is written atomically.
+Every file carries edgepose metadata (``edgepose.runtime.metadata``) and is written atomically.
 """
 
 from __future__ import annotations

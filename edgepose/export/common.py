@@ -13,7 +13,7 @@ from torch import nn
 
 from edgepose.errors import EdgeposeError
 from edgepose.export.errors import ExportError
-from edgepose.metadata import output_names_for_codec
+from edgepose.runtime.metadata import output_names_for_codec
 from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)

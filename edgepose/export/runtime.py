@@ -1,6 +1,6 @@
 """Run an exported file through the runtime backends (torch-free): self-checks, tests, verify.
 
-The file is opened with :func:`edgepose.backends.load_backend` - the same code path as the
+The file is opened with :func:`edgepose.runtime.backends.load_backend` - the same code path as the
 ``Estimator`` - and its outputs are put in codec order (``simcc_x, simcc_y`` or
 ``heatmaps``) using the roles listed in the file's metadata.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from edgepose.errors import ModelFileError
-from edgepose.metadata import output_names_for_codec, read_metadata
-from edgepose.timing import time_calls_ms
+from edgepose.runtime.metadata import output_names_for_codec, read_metadata
+from edgepose.runtime.timing import time_calls_ms
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class FileRunner:
     """
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        from edgepose.backends import load_backend
+        from edgepose.runtime.backends import load_backend
 
         self.path = Path(path)
         self.meta: dict[str, Any] = read_metadata(self.path)

@@ -54,7 +54,7 @@ is a :class:`Detector`. Three ship with edgepose, all offline:
     YOLO and CenterNet inputs are letterboxed (aspect kept, grey padding 114), SSD inputs
     stretched.
 
-In the :class:`~edgepose.estimator.Estimator`, mode ``"detect"`` runs the detector on
+In the :class:`~edgepose.runtime.estimator.Estimator`, mode ``"detect"`` runs the detector on
 every frame (robust, slowest); mode ``"track"`` runs it only when a track is lost or
 every N frames and follows people through their keypoints in between (fast, but a
 person entering the frame is found only at the next detection).
@@ -302,7 +302,7 @@ class ModelDetector:
                  color_order: str = "rgb", pixel_mean: float = 0.0, pixel_std: float | None = None,
                  score_threshold: float | None = None, nms_iou: float = 0.45,
                  max_detections: int | None = None) -> None:
-        from edgepose.backends import load_backend
+        from edgepose.runtime.backends import load_backend
 
         if output_format not in OUTPUT_FORMATS:
             raise InputError(f"output_format must be one of {OUTPUT_FORMATS}; got {output_format!r}")

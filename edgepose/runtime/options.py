@@ -1,4 +1,4 @@
-"""Settings of an :class:`~edgepose.estimator.Estimator`, in two frozen objects.
+"""Settings of an :class:`~edgepose.runtime.estimator.Estimator`, in two frozen objects.
 
 * :class:`EstimatorOptions`: how the pipeline runs (running mode, person boxes, threads,
   smoothing, ...). Every field has a default, so ``Estimator("simdr_r50_128")`` needs none;
@@ -20,13 +20,13 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from edgepose.errors import InputError
-from edgepose.smooth import OneEuroParams
+from edgepose.runtime.smooth import OneEuroParams
 
 if TYPE_CHECKING:
     from edgepose.codecs import Codec
-    from edgepose.detect import Detector
+    from edgepose.runtime.detect import Detector
     from edgepose.skeleton import KeypointSet
-    from edgepose.track import PoseTracker
+    from edgepose.runtime.track import PoseTracker
 
 __all__ = ["BATCHING", "BOX_FORMATS", "MAX_PADDING", "MODES", "RUNNING_MODES", "EstimatorOptions",
            "ModelDescription"]
@@ -56,9 +56,9 @@ class EstimatorOptions:
         mode: where person boxes come from: ``"full"`` (the whole frame is one person),
             ``"track"`` (detect, then follow each person's keypoints) or ``"detect"`` (the
             detector on every frame). None: ``"detect"`` with a detector, else ``"full"``.
-        detector: a :class:`~edgepose.detect.Detector`, ``"hog"``, ``"motion"``, a
+        detector: a :class:`~edgepose.runtime.detect.Detector`, ``"hog"``, ``"motion"``, a
             detection model path (``.onnx``/``.tflite``/``.xml``), or None.
-        tracker: :class:`~edgepose.track.PoseTracker` settings for "track"/"detect";
+        tracker: :class:`~edgepose.runtime.track.PoseTracker` settings for "track"/"detect";
             None: defaults whose thresholds are the score threshold.
         score_threshold: keypoint score above which a keypoint counts as found (drawing,
             tracker defaults). None: the model's own (see ``Estimator``).

@@ -7,7 +7,7 @@ Before the interpreter sees a file, :func:`read_tflite_metadata` walks the flatb
 with bounds checks: the ``TFL3`` identifier, the root table, every buffer's extent and
 the ``metadata`` entries. A truncated or garbled file therefore fails with a
 ModelFileError rather than inside the runtime. Interpreters are not thread-safe; calls
-are serialised with a lock, and :meth:`~edgepose.backends.Backend.run_parallel` gives
+are serialised with a lock, and :meth:`~edgepose.runtime.backends.Backend.run_parallel` gives
 each worker its own single-threaded interpreter. Models with a dynamic batch dimension
 (shape signature -1) are resized to each batch size; a fixed batch of 1 is looped.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
+from edgepose.runtime.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 from edgepose.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
-    from edgepose.result import PoseResult
+    from edgepose.runtime.result import PoseResult
 
 __all__ = ["PoseJsonWriter", "coco_image_id", "coco_results", "frame_record", "result_record"]
 

@@ -2,7 +2,7 @@
 
 Sessions run on the CPU execution provider unless ``providers`` says otherwise.
 ``InferenceSession.run`` is documented as thread-safe, so one backend may serve several
-threads concurrently; :meth:`~edgepose.backends.Backend.run_parallel` therefore shares
+threads concurrently; :meth:`~edgepose.runtime.backends.Backend.run_parallel` therefore shares
 one extra single-threaded session between all its workers. Metadata comes from
 ``get_modelmeta().custom_metadata_map``, where ONNX ``metadata_props`` land.
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgepose.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
+from edgepose.runtime.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _short_spin_entry(version: str) -> tuple[str, str]:
     """Session config entry that keeps an idle intra-op pool from spinning for long.
 
     By default the pool's threads spin after a ``run`` returns, long enough to take the
-    cores that :meth:`~edgepose.backends.Backend.run_parallel`'s workers start on right
+    cores that :meth:`~edgepose.runtime.backends.Backend.run_parallel`'s workers start on right
     after a single-crop call. Measured on 2 cores, ``simdr_r50_128`` int8, 4 crops spread
     over two workers just after a 2-thread single call: 35.1 ms with the default spin,
     17.3 ms with a 100 us spin, while the single call kept its latency (6.20 vs 6.13 ms).

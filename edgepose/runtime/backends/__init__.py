@@ -21,16 +21,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgepose.backends.base import Backend, QuantParams, TensorInfo, check_model_file
+from edgepose.runtime.backends.base import Backend, QuantParams, TensorInfo, check_model_file
 from edgepose.errors import BackendNotInstalledError, InputError
 
 logger = logging.getLogger(__name__)
 
 #: backend name -> (module, class, packages that provide the runtime, pip extra)
 BACKENDS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "onnxruntime": ("edgepose.backends.onnxruntime_backend", "OnnxRuntimeBackend", ("onnxruntime",), "ort"),
-    "tflite": ("edgepose.backends.tflite_backend", "TFLiteBackend", ("ai_edge_litert", "tflite_runtime"), "tflite"),
-    "openvino": ("edgepose.backends.openvino_backend", "OpenVINOBackend", ("openvino",), "openvino"),
+    "onnxruntime": ("edgepose.runtime.backends.onnxruntime_backend", "OnnxRuntimeBackend", ("onnxruntime",), "ort"),
+    "tflite": ("edgepose.runtime.backends.tflite_backend", "TFLiteBackend", ("ai_edge_litert", "tflite_runtime"), "tflite"),
+    "openvino": ("edgepose.runtime.backends.openvino_backend", "OpenVINOBackend", ("openvino",), "openvino"),
 }
 ALIASES = {"ort": "onnxruntime", "onnx": "onnxruntime", "litert": "tflite", "ov": "openvino"}
 SUFFIXES = {".onnx": ("onnxruntime", "openvino"), ".tflite": ("tflite",), ".xml": ("openvino",)}

@@ -2,7 +2,7 @@
 
 Top-down pose estimation needs a box per person. Running a detector on every frame is
 the most robust and the most expensive choice; :class:`PoseTracker` lets the
-:class:`~edgepose.estimator.Estimator` reuse each person's keypoints instead: the box of
+:class:`~edgepose.runtime.estimator.Estimator` reuse each person's keypoints instead: the box of
 frame t+1 is the box around the confident keypoints of frame t, extended by
 ``box_extension``. A track is *lost* when its mean keypoint score drops below
 ``lost_score`` (the person left, was occluded, or moved too fast for the old box); the

@@ -108,7 +108,7 @@ def draw_result(image: np.ndarray, result: Any, *, threshold: float | None = Non
                 ids: bool = True) -> np.ndarray:
     """Draw every person of a result (anything with ``keypoints``, ``scores``, ``boxes``,
     ``track_ids``, ``keypoint_set`` and ``score_threshold`` arrays/fields, e.g. a
-    :class:`~edgepose.result.PoseResult`); ``threshold`` defaults to its ``score_threshold``."""
+    :class:`~edgepose.runtime.result.PoseResult`); ``threshold`` defaults to its ``score_threshold``."""
     if threshold is None:
         threshold = float(result.score_threshold)
     return draw_people(image, result.keypoints, result.scores, result.boxes, result.track_ids, result.keypoint_set,

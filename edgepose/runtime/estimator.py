@@ -18,7 +18,7 @@
         codec=SimDRCodec((256, 192), split_ratio=2.0), mean=(0.485, 0.456, 0.406),
         std=(0.229, 0.224, 0.225), color_order="rgb", keypoint_set="coco17"))  # mean/std in pixel/255
 
-Settings live in :class:`~edgepose.options.EstimatorOptions` (frozen); keyword arguments
+Settings live in :class:`~edgepose.runtime.options.EstimatorOptions` (frozen); keyword arguments
 to ``Estimator`` are a shorthand for its fields: ``Estimator(m, threads=1)`` equals
 ``Estimator(m, EstimatorOptions(threads=1))``, and ``Estimator(m, opts, threads=1)``
 replaces ``threads`` in ``opts``.
@@ -57,7 +57,7 @@ measured speed-ups and memory.
 Thread safety: an Estimator keeps per-video state (tracks, filters, the last timestamp)
 and is **not** thread-safe: use one Estimator per thread (or per video stream). Several
 Estimators can share one loaded model by passing the same
-:class:`~edgepose.backends.Backend` as ``model``: ONNX Runtime then runs them
+:class:`~edgepose.runtime.backends.Backend` as ``model``: ONNX Runtime then runs them
 concurrently; TFLite and OpenVINO backends serialise their calls with a lock.
 
 Input limits: frames must be ``uint8 (H, W, 3)`` with at most :data:`MAX_FRAME_PIXELS`
@@ -82,17 +82,17 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.backends import Backend
+from edgepose.runtime.backends import Backend
 from edgepose.checks import check_number
-from edgepose.detect import make_detector
+from edgepose.runtime.detect import make_detector
 from edgepose.errors import InputError, ModelFileError
-from edgepose.model_info import build_model_info, load_model, shipped_spec
-from edgepose.options import BATCHING, BOX_FORMATS, MAX_PADDING, MODES, EstimatorOptions, ModelDescription
+from edgepose.runtime.model_info import build_model_info, load_model, shipped_spec
+from edgepose.runtime.options import BATCHING, BOX_FORMATS, MAX_PADDING, MODES, EstimatorOptions, ModelDescription
 from edgepose.preprocess import crops_to_frame, preprocess_crops
-from edgepose.result import TIMING_KEYS, PoseResult
+from edgepose.runtime.result import TIMING_KEYS, PoseResult
 from edgepose.skeleton import KeypointSet
-from edgepose.smooth import PoseSmoother
-from edgepose.track import PoseTracker
+from edgepose.runtime.smooth import PoseSmoother
+from edgepose.runtime.track import PoseTracker
 from edgepose.zoo import REGISTRY
 
 __all__ = ["BATCHING", "BOX_FORMATS", "MAX_PADDING", "MODES", "TIMING_KEYS", "Estimator", "EstimatorOptions",
@@ -147,12 +147,12 @@ def check_frame(frame: Any) -> np.ndarray:
     if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS:
         raise InputError(
             f"frame {frame.shape[1]}x{frame.shape[0]} exceeds the limit of {MAX_FRAME_PIXELS} pixels "
-            "(edgepose.estimator.MAX_FRAME_PIXELS); resize it first, e.g. with cv2.resize"
+            "(edgepose.runtime.estimator.MAX_FRAME_PIXELS); resize it first, e.g. with cv2.resize"
         )
     if max(frame.shape[:2]) > MAX_FRAME_SIDE:
         raise InputError(
             f"frame {frame.shape[1]}x{frame.shape[0]} has a side longer than {MAX_FRAME_SIDE} pixels "
-            "(edgepose.estimator.MAX_FRAME_SIDE, OpenCV's warp limit); resize it first, e.g. with cv2.resize"
+            "(edgepose.runtime.estimator.MAX_FRAME_SIDE, OpenCV's warp limit); resize it first, e.g. with cv2.resize"
         )
     return frame
 
@@ -204,12 +204,12 @@ def check_boxes(boxes: Any, frame_hw: tuple[int, int], box_format: str = "xywh")
         if bw < MIN_BOX_SIZE or bh < MIN_BOX_SIZE:
             raise InputError(
                 f"box {i} {original} has a width or height below {MIN_BOX_SIZE:g} pixels "
-                f"(edgepose.estimator.MIN_BOX_SIZE): boxes are {layout} in frame pixels"
+                f"(edgepose.runtime.estimator.MIN_BOX_SIZE): boxes are {layout} in frame pixels"
             )
         if max(abs(x), abs(y), bw, bh) > MAX_BOX_COORD or not np.all(np.isfinite([x, y, bw, bh])):
             raise InputError(
                 f"box {i} {original} has a coordinate or size beyond {MAX_BOX_COORD:g} pixels "
-                f"(edgepose.estimator.MAX_BOX_COORD): boxes are {layout} in frame pixels"
+                f"(edgepose.runtime.estimator.MAX_BOX_COORD): boxes are {layout} in frame pixels"
             )
         if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
             raise InputError(f"box {i} {original} lies outside the {w}x{h} frame (boxes are {layout}, "
@@ -279,11 +279,11 @@ class Estimator:
 
     Args:
         model: registry name (``"simdr_r50_128"``), path to ``.onnx``/``.tflite``/``.xml``,
-            or an already loaded :class:`~edgepose.backends.Backend` (shared, not closed here).
-        options: an :class:`~edgepose.options.EstimatorOptions` (default: all defaults).
-        description: a :class:`~edgepose.options.ModelDescription` for a file without
+            or an already loaded :class:`~edgepose.runtime.backends.Backend` (shared, not closed here).
+        options: an :class:`~edgepose.runtime.options.EstimatorOptions` (default: all defaults).
+        description: a :class:`~edgepose.runtime.options.ModelDescription` for a file without
             edgepose metadata; its fields override the file's metadata.
-        **settings: :class:`~edgepose.options.EstimatorOptions` fields replacing those of
+        **settings: :class:`~edgepose.runtime.options.EstimatorOptions` fields replacing those of
             ``options`` (``threads=1``, ``running_mode="video"``, ...).
 
     The keypoint score threshold (``score_threshold``: tracker defaults, what
@@ -298,7 +298,7 @@ class Estimator:
 
     Attributes:
         options: the settings in force.
-        info: :class:`~edgepose.model_info.ModelInfo`, how the model is fed and decoded.
+        info: :class:`~edgepose.runtime.model_info.ModelInfo`, how the model is fed and decoded.
         score_threshold: as above.
     """
 

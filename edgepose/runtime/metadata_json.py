@@ -2,7 +2,7 @@
 layouts, and strict JSON parsing (standard library only).
 
 Backends read the document's ``layout`` and quantisation fields through this module;
-:mod:`edgepose.metadata` holds the schema and the ONNX/TFLite file I/O on top of it.
+:mod:`edgepose.runtime.metadata` holds the schema and the ONNX/TFLite file I/O on top of it.
 """
 
 from __future__ import annotations

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from edgepose import zoo
-from edgepose.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
+from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
 from edgepose.checks import check_hw
 from edgepose.errors import InputError, ModelFileError, UnknownModelError
-from edgepose.metadata import validate_metadata
-from edgepose.metadata_json import METADATA_KEY, loads_metadata
+from edgepose.runtime.metadata import validate_metadata
+from edgepose.runtime.metadata_json import METADATA_KEY, loads_metadata
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None
 
 def load_model(model: str | os.PathLike[str], backend: str | None = None, threads: int | None = None,
                precision: str | None = None, **options: Any) -> Backend:
-    """A loaded :class:`~edgepose.backends.Backend` for a registry name or a model file path."""
+    """A loaded :class:`~edgepose.runtime.backends.Backend` for a registry name or a model file path."""
     return load_backend(resolve_model_file(model, backend, precision), backend, threads, **options)
 
 
@@ -171,7 +171,7 @@ def _check_mean_std(name: str, values: Sequence[float]) -> tuple[float, float, f
 
 def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     """Combine the file's metadata with caller ``overrides`` (the fields of a
-    :class:`~edgepose.options.ModelDescription`: codec, input_hw, mean, std, color_order,
+    :class:`~edgepose.runtime.options.ModelDescription`: codec, input_hw, mean, std, color_order,
     keypoint_set, output_names); overrides win over metadata, with a warning.
 
     Raises:

@@ -66,7 +66,7 @@ from typing import Any
 
 from edgepose.atomic import write_bytes_atomic
 from edgepose.errors import EdgeposeError, ModelFileError
-from edgepose.metadata_json import METADATA_KEY, LAYOUTS, loads_metadata
+from edgepose.runtime.metadata_json import METADATA_KEY, LAYOUTS, loads_metadata
 from edgepose.version import __version__
 
 logger = logging.getLogger(__name__)

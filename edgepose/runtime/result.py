@@ -9,9 +9,9 @@
     result[0].keypoints            # the first person
     result.keypoints_normalized    # (N, K, 2), x / frame width, y / frame height
     result.draw(frame)             # skeletons above the model's score threshold
-    result.to_json()               # one JSON object (edgepose.pose_json.result_record)
+    result.to_json()               # one JSON object (edgepose.runtime.pose_json.result_record)
 
-numpy only; drawing goes through :mod:`edgepose.draw`, which works on arrays and knows
+numpy only; drawing goes through :mod:`edgepose.runtime.draw`, which works on arrays and knows
 nothing of results.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.draw import draw_people
-from edgepose.pose_json import result_record
+from edgepose.runtime.draw import draw_people
+from edgepose.runtime.pose_json import result_record
 
 __all__ = ["TIMING_KEYS", "Person", "PoseResult"]
 
@@ -112,7 +112,7 @@ class PoseResult:
                            show_boxes=boxes, ids=ids)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (see :func:`edgepose.pose_json.result_record`)."""
+        """A JSON-ready dict (see :func:`edgepose.runtime.pose_json.result_record`)."""
         return result_record(self)
 
     def to_json(self) -> str:

@@ -4,7 +4,7 @@ ONNX files are read through OpenVINO's ONNX frontend only (not by probing every
 frontend), so a corrupted file fails with one clear error. ONNX ``metadata_props`` appear
 in the model's ``rt_info["framework"]``; IR files may carry them there or as top-level
 ``rt_info`` entries. Compiled models run one infer request at a time, behind a lock;
-:meth:`~edgepose.backends.Backend.run_parallel` compiles the model a second time for
+:meth:`~edgepose.runtime.backends.Backend.run_parallel` compiles the model a second time for
 throughput (one single-threaded stream per worker, one infer request each).
 """
 
@@ -15,8 +15,8 @@ import os
 
 import numpy as np
 
-from edgepose.backends.base import Backend, TensorInfo, Worker, check_model_file
-from edgepose.metadata_json import METADATA_KEY
+from edgepose.runtime.backends.base import Backend, TensorInfo, Worker, check_model_file
+from edgepose.runtime.metadata_json import METADATA_KEY
 from edgepose.errors import BackendNotInstalledError, ModelFileError
 
 logger = logging.getLogger(__name__)
