@@ -1,9 +1,16 @@
 """edgepose: SimDR human-pose models for low-resolution edge inference.
 
-The runtime part of the package (this module, codecs, geometry, registry, backends,
-Estimator) needs only numpy, OpenCV and one inference runtime; it never imports torch,
-nncf or tensorflow. Training (`edgepose.nn`, `edgepose.data`) and export
-(`edgepose.export`) need the ``train`` / ``export`` extras.
+Folders say which half a module belongs to (tests/test_import_guard.py checks it):
+
+* the numpy core, shared by both halves: ``errors``, ``skeleton``, ``geometry``, ``preprocess``,
+  ``codecs/``, ``zoo`` (the registry), ``checks``, ``atomic``, ``version``;
+* ``runtime/``: the torch-free runtime (Estimator, backends, model files and their metadata,
+  detect, track, smooth, draw), needing only numpy, OpenCV and one inference runtime; ``video``
+  and ``commands/`` are programs over it;
+* the torch side: ``nn/``, ``data/``, ``train/``, ``export/`` and ``evaluate`` (the ``train`` /
+  ``export`` extras).
+
+This module is the public API: ``from edgepose import Estimator, EstimatorOptions, list_models``.
 """
 
 from __future__ import annotations

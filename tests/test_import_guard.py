@@ -1,5 +1,7 @@
 """Layering: the runtime (import edgepose, Estimator on every backend, detectors, drawing, the
-webcam app's modules) never imports torch, torchvision, nncf or tensorflow."""
+webcam app's modules) never imports torch, torchvision, nncf or tensorflow; per folder, the numpy
+core imports only itself and the runtime (edgepose/runtime/, video, commands) never reaches the torch
+side (nn, data, train, export, evaluate); and no import cycle exists inside the package."""
 
 from __future__ import annotations
 
@@ -170,3 +172,93 @@ def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
     graph = import_graph(package_modules(tmp_path))
     assert graph["edgepose.sub.b"] == {"edgepose.a"}  # the TYPE_CHECKING import is not an arrow
     assert import_cycles(graph) == [["edgepose.a", "edgepose.sub.b"]]
+
+
+# ---- which half a folder belongs to ----------------------------------------------------------------
+#: the numpy core, shared by both halves (the package's __init__ is the public API over the runtime)
+CORE = ("edgepose.errors", "edgepose.skeleton", "edgepose.geometry", "edgepose.preprocess", "edgepose.codecs",
+        "edgepose.zoo", "edgepose.checks", "edgepose.atomic", "edgepose.version")
+#: torch-free programs over the runtime
+RUNTIME = ("edgepose.runtime", "edgepose.video", "edgepose.commands")
+#: the torch side
+TORCH_SIDE = ("edgepose.nn", "edgepose.data", "edgepose.train", "edgepose.export", "edgepose.evaluate")
+FORBIDDEN_STACKS = (*FORBIDDEN, "pycocotools", "litert_torch")
+
+
+def _in(module: str, folders: tuple[str, ...]) -> bool:
+    return any(module == f or module.startswith(f + ".") for f in folders)
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """Top-level names of the non-edgepose packages a module imports (TYPE_CHECKING blocks aside)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                found.update(a.name.split(".")[0] for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and not child.level and child.module:
+                found.add(child.module.split(".")[0])
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found - {"edgepose"}
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_every_module_belongs_to_one_half() -> None:
+    mods = package_modules()
+    homeless = [m for m in mods if m not in ("edgepose", "edgepose.cli", "edgepose.tflite_ops")
+                and not _in(m, CORE + RUNTIME + TORCH_SIDE)]
+    assert homeless == [], f"modules outside core/runtime/torch folders: {homeless}"
+
+
+def test_core_and_runtime_never_reach_the_torch_side() -> None:
+    """Per folder, statically (every import at any depth, lazy ones too): the core imports only the core;
+    the runtime imports the core and itself; neither reaches torch, torchvision, nncf, tensorflow,
+    pycocotools or litert_torch through any chain of package imports."""
+    mods = package_modules()
+    graph = import_graph(mods)
+    stacks = {m: third_party_imports(p) for m, p in mods.items()}
+    problems = []
+    for mod in mods:
+        if _in(mod, CORE):
+            up = sorted(d for d in graph[mod] if not _in(d, CORE))
+            if up:
+                problems.append(f"core module {mod} imports {up}")
+        if _in(mod, CORE + RUNTIME) or mod == "edgepose":
+            side = sorted(d for d in graph[mod] if _in(d, TORCH_SIDE))
+            if side:
+                problems.append(f"{mod} imports the torch side {side}")
+            for dep in reachable(graph, mod):
+                bad = sorted(stacks[dep] & set(FORBIDDEN_STACKS))
+                if bad:
+                    problems.append(f"{mod} reaches {dep}, which imports {bad}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_folder_rule_catches_a_torch_import(tmp_path: Path) -> None:
+    pkg = tmp_path / "edgepose"
+    (pkg / "runtime").mkdir(parents=True)
+    (pkg / "nn").mkdir()
+    for init in (pkg, pkg / "runtime", pkg / "nn"):
+        (init / "__init__.py").write_text("")
+    (pkg / "runtime" / "estimator.py").write_text("def load():\n    from edgepose.nn import build\n")
+    (pkg / "nn" / "build.py").write_text("import torch\n")
+    mods = package_modules(tmp_path)
+    graph = import_graph(mods)
+    assert "edgepose.nn.build" in reachable(graph, "edgepose.runtime.estimator")
+    assert third_party_imports(mods["edgepose.nn.build"]) == {"torch"}
