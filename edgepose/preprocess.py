@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from edgepose.errors import InputError
-from edgepose.geometry import DEFAULT_PADDING, transform_points, warp_crop
+from edgepose.geometry import DEFAULT_PADDING, warp_crop
 
 __all__ = ["crop_matrix", "crops_to_frame", "input_params", "normalization", "normalize_crops", "preprocess_crops"]
 
@@ -159,6 +159,6 @@ def crops_to_frame(keypoints: np.ndarray, matrices: np.ndarray) -> np.ndarray:
     if kp.ndim != 3 or kp.shape[2] != 2 or m.shape != (kp.shape[0], 2, 3):
         raise InputError(f"need keypoints (N, K, 2) and matrices (N, 2, 3); got {kp.shape} and {m.shape}")
     out = np.empty_like(kp)
-    for i in range(kp.shape[0]):
-        out[i] = transform_points(kp[i], cv2.invertAffineTransform(m[i]))
+    for i in range(kp.shape[0]):  # one OpenCV call per person: (K, 1, 2) points through the inverse
+        out[i] = cv2.transform(kp[i, :, None, :], cv2.invertAffineTransform(m[i]))[:, 0, :]
     return out
