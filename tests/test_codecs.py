@@ -247,3 +247,16 @@ def test_simdr_decode_on_logits_equals_the_softmax_path(data: st.DataObject) -> 
     expected_kp, expected_scores = codec._decode_probabilities(softmax(x), softmax(y))
     np.testing.assert_array_equal(keypoints, expected_kp)
     np.testing.assert_array_equal(scores, expected_scores)
+
+
+@pytest.mark.parametrize("cls", [SimDRStarCodec, HeatmapCodec])
+def test_huge_sigma_is_refused_not_overflowing(cls) -> None:
+    """Regression (fuzz seed 23 case 9387): SimDRStarCodec(input 1x1, sigma 1e300).encode raised an
+    undocumented OverflowError (sigma**2); sigmas above MAX_SIGMA are refused when the codec is made."""
+    from edgepose.codecs.base import MAX_SIGMA
+
+    with pytest.raises(InputError, match="sigma"):
+        cls((4, 4), (1, 1), sigma=1e300) if cls is HeatmapCodec else cls((1, 1), 2.0, sigma=1e300)
+    codec = cls((8, 8), sigma=MAX_SIGMA) if cls is HeatmapCodec else cls((8, 8), 2.0, sigma=MAX_SIGMA)
+    targets = codec.encode(np.array([[3.0, 4.0]]), np.array([1.0]))
+    assert all(np.all(np.isfinite(t)) for t in targets.values())

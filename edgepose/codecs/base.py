@@ -16,6 +16,9 @@ from edgepose.geometry import MAX_WARP_SIDE
 MAX_SIDE = MAX_WARP_SIDE
 #: Most bins one SimDR axis may have (W * k); the official settings need at most 512.
 MAX_BINS = 1 << 20
+#: Largest Gaussian sigma (bins or heatmap cells) a codec accepts: far wider than any axis, and
+#: small enough that 2 sigma^2 stays a finite float (sigma 1e300 overflowed in encode).
+MAX_SIGMA = 1e100
 
 
 class Codec(ABC):

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from edgepose.checks import check_hw, check_number
-from edgepose.codecs.base import Codec, as_batch, check_flip_index, check_keypoints, check_shift
+from edgepose.codecs.base import MAX_SIGMA, Codec, as_batch, check_flip_index, check_keypoints, check_shift
 from edgepose.errors import InputError
 
 REFINEMENTS = ("none", "quarter", "dark")
@@ -53,7 +53,7 @@ class HeatmapCodec(Codec):
         if heatmap_hw is None:
             heatmap_hw = (self.input_hw[0] // 4, self.input_hw[1] // 4)
         self.heatmap_hw = check_hw(heatmap_hw, "heatmap_hw")
-        self.sigma = check_number(sigma, "sigma")
+        self.sigma = check_number(sigma, "sigma", high=MAX_SIGMA, high_inclusive=True)
         if not isinstance(refine, str) or refine not in REFINEMENTS:
             raise InputError(f"refine must be one of {REFINEMENTS}; got {refine!r}")
         self.refine = refine

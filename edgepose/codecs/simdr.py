@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.checks import check_number
-from edgepose.codecs.base import MAX_BINS, Codec, as_batch, check_flip_index, check_keypoints, check_shift, softmax
+from edgepose.codecs.base import MAX_BINS, MAX_SIGMA, Codec, as_batch, check_flip_index, check_keypoints, check_shift, softmax
 from edgepose.errors import InputError
 
 
@@ -209,7 +209,7 @@ class SimDRStarCodec(SimDRCodec):
         flip_shift_bins: int = 1,
     ) -> None:
         super().__init__(input_hw, split_ratio, 0.0, flip_shift_bins)
-        self.sigma = check_number(sigma, "sigma (in bins)")
+        self.sigma = check_number(sigma, "sigma (in bins)", high=MAX_SIGMA, high_inclusive=True)
         self.perfect_score = 1.0 / (self.sigma * math.sqrt(2 * math.pi))  # peak of the Gaussian target
 
     def _gaussian(self, centers: np.ndarray, num_bins: int, weight: np.ndarray) -> np.ndarray:
