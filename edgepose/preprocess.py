@@ -12,36 +12,107 @@ The last three steps are one pass per channel, straight into the batch
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from edgepose.checks import check_hw
 from edgepose.errors import InputError
 from edgepose.geometry import DEFAULT_PADDING, warp_crop
 
-__all__ = ["crop_matrix", "crops_to_frame", "input_params", "normalization", "normalize_crops", "preprocess_crops"]
+__all__ = ["COLOR_ORDERS", "LAYOUTS", "InputSpec", "check_color_order", "crop_matrix", "crops_to_frame", "input_params",
+           "normalization", "normalize_crops", "preprocess_crops"]
+
+
+#: channel orders of frames and models
+COLOR_ORDERS = ("bgr", "rgb")
+#: layouts of an input batch
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def check_color_order(value: Any, name: str = "color_order") -> str:
+    """``value`` if it is "bgr" or "rgb", else InputError naming ``name`` (the one colour-order check)."""
+    if value not in COLOR_ORDERS:
+        raise InputError(f"{name} must be 'bgr' or 'rgb'; got {value!r}")
+    return str(value)
+
+
+def _three(name: str, values: Any) -> tuple[float, float, float]:
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.full(1, np.nan)
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise InputError(f"{name} must be 3 finite numbers; got {values!r}")
+    if np.any(np.abs(arr) > 1.5):
+        raise InputError(
+            f"{name}={list(arr)} looks like 0..255 units; edgepose takes pixel/255 units "
+            f"(e.g. RTMPose's mean [123.675, 116.28, 103.53] is [0.485, 0.456, 0.406])"
+        )
+    if name == "std" and np.any(arr <= 0):
+        raise InputError(f"std must be > 0; got {list(arr)}")
+    return (float(arr[0]), float(arr[1]), float(arr[2]))
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to feed a model: the one description that the registry (``ModelSpec.input_spec``),
+    model files (``ModelInfo.input_spec``), calibration and training crops share.
+
+    Attributes:
+        input_hw: model input (height, width) in pixels.
+        mean, std: per input channel, pixel/255 units, in the model's channel order.
+        color_order: channel order the model expects, "bgr" or "rgb".
+        layout: layout of the batch fed to it, "NCHW" or "NHWC".
+    """
+
+    input_hw: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    color_order: str = "bgr"
+    layout: str = "NCHW"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_hw", check_hw(self.input_hw, "input_hw"))
+        object.__setattr__(self, "mean", _three("mean", self.mean))
+        object.__setattr__(self, "std", _three("std", self.std))
+        check_color_order(self.color_order)
+        if self.layout not in LAYOUTS:
+            raise InputError(f"layout must be one of {LAYOUTS}; got {self.layout!r}")
+
+    @functools.cached_property
+    def scale_offset(self) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`normalization` of this spec (computed once)."""
+        return normalization(self.mean, self.std)
+
+    @classmethod
+    def of(cls, spec: Any) -> InputSpec:
+        """The InputSpec of ``spec``: an InputSpec, or anything with ``input_hw``, ``mean``, ``std``
+        and ``color_order`` as attributes (``ModelSpec``, ``ModelInfo``) or keys (a metadata dict)."""
+        if isinstance(spec, InputSpec):
+            return spec
+        if isinstance(spec, Mapping):
+            try:
+                return cls(spec["input_hw"], spec["mean"], spec["std"], spec["color_order"])
+            except KeyError as exc:
+                raise InputError(f"model description lacks {exc.args[0]!r}") from None
+        try:
+            return cls(spec.input_hw, spec.mean, spec.std, spec.color_order)
+        except AttributeError as exc:
+            raise InputError(f"expected an InputSpec, a ModelSpec or a metadata dict, got {type(spec).__name__}: "
+                             f"{exc}") from None
 
 
 def input_params(spec: Any) -> tuple[tuple[int, int], np.ndarray, np.ndarray, str]:
-    """``(input_hw, mean (3,), std (3,), color_order)`` of a ModelSpec or a metadata dict."""
-    if isinstance(spec, Mapping):
-        try:
-            hw, mean, std, color = spec["input_hw"], spec["mean"], spec["std"], spec["color_order"]
-        except KeyError as exc:
-            raise InputError(f"model description lacks {exc.args[0]!r}") from None
-    else:
-        try:
-            hw, mean, std, color = spec.input_hw, spec.mean, spec.std, spec.color_order
-        except AttributeError as exc:
-            raise InputError(f"expected a ModelSpec or metadata dict, got {type(spec).__name__}: {exc}") from None
-    if color not in ("bgr", "rgb"):
-        raise InputError(f"color_order must be 'bgr' or 'rgb', got {color!r}")
-    mean_a = np.asarray(mean, dtype=np.float32).reshape(3)
-    std_a = np.asarray(std, dtype=np.float32).reshape(3)
-    return (int(hw[0]), int(hw[1])), mean_a, std_a, color
+    """``(input_hw, mean (3,), std (3,), color_order)`` of :meth:`InputSpec.of` ``(spec)``; mean and std
+    float64, so that :func:`normalization` of them equals ``InputSpec.scale_offset`` bit for bit."""
+    s = InputSpec.of(spec)
+    return s.input_hw, np.asarray(s.mean, np.float64), np.asarray(s.std, np.float64), s.color_order
 
 
 def normalization(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,22 +166,22 @@ def crop_matrix(box: Sequence[float], input_hw: tuple[int, int], padding: float 
 def preprocess_crops(
     frame: np.ndarray,
     boxes: np.ndarray | Sequence[Sequence[float]],
-    spec: Any,
+    spec: InputSpec | Any,
     *,
     frame_color: str = "bgr",
     padding: float = DEFAULT_PADDING,
-    layout: str = "NCHW",
+    layout: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut, warp and normalise one crop per box.
 
     Args:
         frame: ``(H, W, 3)`` image, uint8 (or float in 0..255), channels in ``frame_color`` order.
         boxes: ``(N, 4)`` person boxes ``(x, y, w, h)`` in frame pixels.
-        spec: a ``ModelSpec`` or a model-file metadata dict (``input_hw``, ``mean``, ``std``,
-            ``color_order``).
+        spec: an :class:`InputSpec` (or what :meth:`InputSpec.of` takes: a ``ModelSpec``,
+            ``ModelInfo`` or model-file metadata dict).
         frame_color: "bgr" (OpenCV) or "rgb": channel order of ``frame``.
         padding: box padding factor (1.25 as in the official code).
-        layout: "NCHW" or "NHWC" for the returned batch.
+        layout: "NCHW" or "NHWC" for the returned batch; None: the spec's.
 
     Returns:
         ``batch`` float32 ``(N, 3, H, W)`` (NCHW) or ``(N, H, W, 3)`` (NHWC), and
@@ -123,18 +194,19 @@ def preprocess_crops(
     img = np.asarray(frame)
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] == 0 or img.shape[1] == 0:
         raise InputError(f"frame must be (H, W, 3); got shape {img.shape}")
-    if frame_color not in ("bgr", "rgb"):
-        raise InputError(f"frame_color must be 'bgr' or 'rgb', got {frame_color!r}")
-    if layout not in ("NCHW", "NHWC"):
+    check_color_order(frame_color, "frame_color")
+    input_spec = InputSpec.of(spec)
+    layout = input_spec.layout if layout is None else layout
+    if layout not in LAYOUTS:
         raise InputError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     b = np.asarray(boxes, dtype=np.float64)
     if b.ndim == 1 and b.size == 4:
         b = b[None]
     if b.ndim != 2 or b.shape[1] != 4:
         raise InputError(f"boxes must be (N, 4) (x, y, w, h); got shape {b.shape}")
-    input_hw, mean, std, color = input_params(spec)
-    scale, offset = normalization(mean, std)
-    swap = color != frame_color
+    input_hw = input_spec.input_hw
+    scale, offset = input_spec.scale_offset
+    swap = input_spec.color_order != frame_color
     scale_b, offset_b = (scale[:, None, None], offset[:, None, None]) if layout == "NCHW" else (scale, offset)
     n, (h, w) = b.shape[0], input_hw
     batch = np.empty((n, 3, h, w) if layout == "NCHW" else (n, h, w, 3), dtype=np.float32)

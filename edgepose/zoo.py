@@ -33,6 +33,7 @@ from edgepose.atomic import write_atomic
 from edgepose.codecs import Codec, codec_from_dict
 from edgepose.checks import check_number
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
+from edgepose.preprocess import InputSpec
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,11 @@ class ModelSpec:
             )
         except (KeyError, TypeError) as exc:
             raise InputError(f"not a valid ModelSpec dict ({exc!r})") from None
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """How to feed this model: input_hw, mean, std, colour order (an :class:`~edgepose.preprocess.InputSpec`)."""
+        return InputSpec(self.input_hw, self.mean, self.std, self.color_order)
 
     def find_file(self, fmt: str, precision: str = "int8") -> ModelFile:
         """The file of format ``fmt`` and ``precision``; UnknownModelError if none ships."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _tiny_models import make_onnx, make_tflite
+from _tiny_models import make_onnx, make_tflite, metadata_for
 
 from edgepose.errors import InputError, ModelFileError
 from edgepose.geometry import box_to_center_scale, get_affine_matrix, warp_crop
@@ -306,3 +306,35 @@ def test_preprocess_crops_rejects_bad_input() -> None:
         preprocess_crops(frame, [[0, 0, 5, 5]], spec, layout="CHW")
     with pytest.raises(InputError):
         preprocess_crops(frame, [[0, 0, 5, 5]], {"input_hw": [64, 64]})
+
+
+def test_one_input_spec_for_registry_files_and_preprocessing(tmp_path: Path) -> None:
+    """The registry, a model file's ModelInfo and a metadata dict give the same frozen InputSpec,
+    which preprocess_crops takes; bad values fail where the spec is made."""
+    import dataclasses
+
+    from edgepose.preprocess import InputSpec
+    from edgepose.runtime.backends import load_backend
+    from edgepose.runtime.model_info import build_model_info
+
+    spec = get_spec("simdr_r18_64")
+    from_registry = spec.input_spec
+    assert from_registry == InputSpec((64, 64), spec.mean, spec.std, spec.color_order, "NCHW")
+    assert InputSpec.of(make_metadata(spec, "NCHW", "fp32")) == from_registry == InputSpec.of(spec)
+    path = make_onnx(tmp_path / "m.onnx", HW)
+    with load_backend(path) as backend:
+        info = build_model_info(backend, {})
+    assert info.input_spec == InputSpec.of(metadata_for(HW)) and info.input_hw == info.input_spec.input_hw
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        from_registry.color_order = "rgb"  # type: ignore[misc]
+    frame = np.random.default_rng(0).integers(0, 256, (80, 90, 3), dtype=np.uint8)
+    a, _ = preprocess_crops(frame, [[10, 10, 40, 60]], from_registry)
+    b, _ = preprocess_crops(frame, [[10, 10, 40, 60]], spec)
+    nhwc, _ = preprocess_crops(frame, [[10, 10, 40, 60]], dataclasses.replace(from_registry, layout="NHWC"))
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(nhwc, a.transpose(0, 2, 3, 1))
+    for bad, match in (({"color_order": "BGR"}, "color_order must be 'bgr' or 'rgb'"),
+                       ({"mean": (123.7, 116.3, 103.5)}, "0..255 units"), ({"std": (0, 1, 1)}, "std must be > 0"),
+                       ({"layout": "CHW"}, "layout"), ({"input_hw": (0, 64)}, "input_hw")):
+        with pytest.raises(InputError, match=match):
+            dataclasses.replace(from_registry, **bad)

@@ -528,7 +528,7 @@ class Estimator:
             timings["total"] = (time.perf_counter() - t0) * 1e3
             return self._result(frame, np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
                                 np.zeros((0, 4)), np.zeros(0, np.int64), timings)
-        batch, matrices = preprocess_crops(frame, boxes, self.info.preprocess_params(),
+        batch, matrices = preprocess_crops(frame, boxes, self.info.input_spec,
                                            frame_color=self.frame_color, padding=self.padding)
         t2 = time.perf_counter()
         outputs = self.infer(batch)

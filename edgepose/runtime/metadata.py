@@ -66,6 +66,7 @@ from typing import Any
 
 from edgepose.atomic import write_bytes_atomic
 from edgepose.errors import EdgeposeError, ModelFileError
+from edgepose.preprocess import COLOR_ORDERS
 from edgepose.runtime.metadata_json import METADATA_KEY, LAYOUTS, loads_metadata
 from edgepose.version import __version__
 
@@ -74,7 +75,6 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "int8")
-COLOR_ORDERS = ("bgr", "rgb")
 TFLITE_IDENTIFIER = b"TFL3"
 _KEEP: Any = object()  # with_runtime_defaults: leave the key as it is
 

@@ -1,5 +1,5 @@
 """The edgepose metadata document at its smallest: its key in model files, the input
-layouts, and strict JSON parsing (standard library only).
+layouts (``edgepose.preprocess.LAYOUTS``), and strict JSON parsing.
 
 Backends read the document's ``layout`` and quantisation fields through this module;
 :mod:`edgepose.runtime.metadata` holds the schema and the ONNX/TFLite file I/O on top of it.
@@ -12,13 +12,12 @@ import os
 from typing import Any
 
 from edgepose.errors import ModelFileError
+from edgepose.preprocess import LAYOUTS
 
 __all__ = ["LAYOUTS", "METADATA_KEY", "loads_metadata"]
 
 #: Key of the edgepose JSON document inside a model file's metadata.
 METADATA_KEY = "edgepose"
-#: Input tensor layouts a model file may declare.
-LAYOUTS = ("NCHW", "NHWC")
 
 
 def _reject_constant(name: str) -> Any:

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgepose import zoo
 from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
 from edgepose.checks import check_hw
 from edgepose.errors import InputError, ModelFileError, UnknownModelError
+from edgepose.preprocess import InputSpec
 from edgepose.runtime.metadata import validate_metadata
 from edgepose.runtime.metadata_json import METADATA_KEY, loads_metadata
 from edgepose.skeleton import KeypointSet, get_keypoint_set
@@ -40,10 +39,10 @@ class ModelInfo:
 
     Attributes:
         name: model name ("" for external models without metadata).
-        codec: decoder of the outputs.
-        input_hw: (H, W) of the model input.
-        mean, std: per input channel, pixel/255 units, in the model's channel order.
-        color_order: "bgr" or "rgb", channel order the model expects.
+        codec: decoder of the outputs (it names the output tensors it takes).
+        input_spec: how to feed it (input_hw, mean, std, colour order; batches are NCHW:
+            backends of NHWC files transpose); ``input_hw``, ``mean``, ``std`` and
+            ``color_order`` are shortcuts to its fields.
         keypoint_set: the keypoints' definition.
         output_order: indices into the backend outputs, in the order the codec takes them.
         precision: "fp32" | "fp16" | "int8" | "unknown".
@@ -53,19 +52,32 @@ class ModelInfo:
 
     name: str
     codec: Codec
-    input_hw: tuple[int, int]
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    color_order: str
+    input_spec: InputSpec
     keypoint_set: KeypointSet
     output_order: tuple[int, ...]
     precision: str = "unknown"
     macs: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def preprocess_params(self) -> dict[str, Any]:
-        """The description ``preprocess_crops`` takes."""
-        return {"input_hw": self.input_hw, "mean": self.mean, "std": self.std, "color_order": self.color_order}
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """Model input (height, width)."""
+        return self.input_spec.input_hw
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        """Per-channel mean, pixel/255 units, model channel order."""
+        return self.input_spec.mean
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        """Per-channel std, pixel/255 units, model channel order."""
+        return self.input_spec.std
+
+    @property
+    def color_order(self) -> str:
+        """Channel order the model expects."""
+        return self.input_spec.color_order
 
 
 # ---- model resolution ---------------------------------------------------------------------
@@ -152,23 +164,6 @@ def _parse_metadata(backend: Backend) -> dict[str, Any]:
     return validate_metadata(loads_metadata(text, backend.path), backend.path)
 
 
-def _check_mean_std(name: str, values: Sequence[float]) -> tuple[float, float, float]:
-    try:
-        arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError, OverflowError):
-        arr = np.full(1, np.nan)
-    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
-        raise InputError(f"{name} must be 3 finite numbers; got {values!r}")
-    if np.any(np.abs(arr) > 1.5):
-        raise InputError(
-            f"{name}={list(arr)} looks like 0..255 units; edgepose takes pixel/255 units "
-            f"(e.g. RTMPose's mean [123.675, 116.28, 103.53] is [0.485, 0.456, 0.406])"
-        )
-    if name == "std" and np.any(arr <= 0):
-        raise InputError(f"std must be > 0; got {list(arr)}")
-    return (float(arr[0]), float(arr[1]), float(arr[2]))
-
-
 def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     """Combine the file's metadata with caller ``overrides`` (the fields of a
     :class:`~edgepose.runtime.options.ModelDescription`: codec, input_hw, mean, std, color_order,
@@ -212,18 +207,14 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     file_hw = backend.input_hw
     if any(f is not None and f != h for f, h in zip(file_hw, hw, strict=True)):
         raise ModelFileError(f"{backend.path.name} takes {file_hw} (HxW) inputs, but input_hw is {hw}")
-    color = values["color_order"]
-    if color not in ("bgr", "rgb"):
-        raise InputError(f"color_order must be 'bgr' or 'rgb'; got {color!r}")
+    input_spec = InputSpec(hw, values["mean"], values["std"], values["color_order"])
     kps = values["keypoint_set"]
     kps = kps if isinstance(kps, KeypointSet) else get_keypoint_set(str(kps))
     order = _output_order(backend, codec, meta, given.get("output_names"))
     _check_output_shapes(backend, codec, kps, order)
     macs = meta.get("macs", meta.get("spec", {}).get("macs") if isinstance(meta.get("spec"), dict) else None)
     return ModelInfo(
-        name=str(meta.get("model", "")), codec=codec, input_hw=hw,
-        mean=_check_mean_std("mean", values["mean"]), std=_check_mean_std("std", values["std"]),
-        color_order=color, keypoint_set=kps, output_order=order, precision=str(meta.get("precision", "unknown")),
+        name=str(meta.get("model", "")), codec=codec, input_spec=input_spec, keypoint_set=kps, output_order=order, precision=str(meta.get("precision", "unknown")),
         macs=int(macs) if isinstance(macs, (int, float)) and 0 < macs < float("inf") else None, metadata=meta,
     )
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from edgepose.errors import InputError
+from edgepose.preprocess import check_color_order
 from edgepose.runtime.smooth import OneEuroParams
 
 if TYPE_CHECKING:
@@ -109,8 +110,7 @@ class EstimatorOptions:
             object.__setattr__(self, "smoothing", None)
         if self.smoothing is not None and not isinstance(self.smoothing, OneEuroParams):
             raise InputError(f"smoothing must be None or OneEuroParams; got {self.smoothing!r}")
-        if self.frame_color not in ("bgr", "rgb"):
-            raise InputError(f"frame_color must be 'bgr' or 'rgb'; got {self.frame_color!r}")
+        check_color_order(self.frame_color, "frame_color")
         if self.box_format not in BOX_FORMATS:
             raise InputError(f"box_format must be one of {BOX_FORMATS}; got {self.box_format!r}")
         if self.batching not in BATCHING:
