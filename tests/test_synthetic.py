@@ -221,8 +221,8 @@ GOLDEN = Path(__file__).parent / "fixtures" / "synth_golden_128.json"
 
 def _golden_render(synth, out: Path, config=None) -> dict:
     """Render the golden set (6 PNG images, 128 px, seed 2026) and summarise it like
-    ``fixtures/synth_golden_128.json``: sha256 of each image's decoded pixels, and the
-    COCO ``images`` and ``annotations``."""
+    ``fixtures/synth_golden_128.json``: sha256 of each image's decoded pixels, a 16x16 area-average
+    thumbnail of each (uint8 BGR bytes as hex), and the COCO ``images`` and ``annotations``."""
     import hashlib
 
     import cv2
@@ -230,17 +230,41 @@ def _golden_render(synth, out: Path, config=None) -> dict:
     config = config or synth.SynthConfig(image_format="png")
     path = synth.generate_dataset(out, n=6, size=128, seed=2026, people_max=3, config=config)
     data = json.loads(path.read_text())
-    pixels = {im["file_name"]: hashlib.sha256(cv2.imread(str(out / "images" / im["file_name"])).tobytes()).hexdigest()
-              for im in data["images"]}
-    return {"pixels_sha256": pixels, "images": data["images"], "annotations": data["annotations"]}
+    pixels, thumbs = {}, {}
+    for im in data["images"]:
+        image = cv2.imread(str(out / "images" / im["file_name"]))
+        pixels[im["file_name"]] = hashlib.sha256(image.tobytes()).hexdigest()
+        thumbs[im["file_name"]] = cv2.resize(image, (16, 16), interpolation=cv2.INTER_AREA).tobytes().hex()
+    return {"pixels_sha256": pixels, "thumbnails": thumbs, "images": data["images"], "annotations": data["annotations"]}
+
+
+def _assert_close_render(got: dict, golden: dict) -> None:
+    """The same render up to the last bits of floating point (another CPU's SIMD paths in
+    numpy/OpenCV): keypoints within 0.02 px, the same visibility flags, boxes within a pixel,
+    areas within 3 %, thumbnails within 2 grey levels on average."""
+    assert [a["image_id"] for a in got["annotations"]] == [a["image_id"] for a in golden["annotations"]]
+    for a, b in zip(got["annotations"], golden["annotations"]):
+        ka, kb = np.array(a["keypoints"], float).reshape(-1, 3), np.array(b["keypoints"], float).reshape(-1, 3)
+        np.testing.assert_array_equal(ka[:, 2], kb[:, 2])
+        np.testing.assert_allclose(ka[:, :2], kb[:, :2], atol=0.02)
+        np.testing.assert_allclose(a["bbox"], b["bbox"], atol=1.0)
+        assert abs(a["area"] - b["area"]) <= 0.03 * max(b["area"], 1)
+        assert a.get("pose_family") == b.get("pose_family")
+    for name, thumb in golden["thumbnails"].items():
+        diff = np.abs(np.frombuffer(bytes.fromhex(got["thumbnails"][name]), np.uint8).astype(float)
+                      - np.frombuffer(bytes.fromhex(thumb), np.uint8))
+        assert diff.mean() <= 2.0, f"{name}: thumbnail differs by {diff.mean():.2f} grey levels on average"
 
 
 def test_renders_match_golden(synth, tmp_path: Path) -> None:
-    """The renderer's output for a seed never changes silently (same numpy/torch/OpenCV
-    builds as when the golden file was written). When a change is meant to alter
-    renders, bump ``SYNTH_VERSION`` and rewrite the golden file with ``_golden_render``."""
+    """The renderer's output for a seed never changes silently. With the numpy/torch/OpenCV
+    builds and CPU the golden file was written with (this project's machine) it is byte-identical;
+    elsewhere it must agree up to floating-point detail (:func:`_assert_close_render`). When a
+    change is meant to alter renders, bump ``SYNTH_VERSION`` and rewrite the golden file with
+    ``_golden_render``."""
     golden = json.loads(GOLDEN.read_text())
     got = _golden_render(synth, tmp_path)
     assert got["images"] == golden["images"]
-    assert got["annotations"] == golden["annotations"]
-    assert got["pixels_sha256"] == golden["pixels_sha256"]
+    if got["pixels_sha256"] == golden["pixels_sha256"] and got["annotations"] == golden["annotations"]:
+        return
+    _assert_close_render(got, golden)
