@@ -49,7 +49,7 @@ The columns "model vs peer" / "e2e vs peer" give each int8 file's median over th
 peer's median (< 1: faster than every peer); a MediaPipe run that found no person in the frame (it
 then times its detector alone) is marked and left out of that comparison. The default scene's
 small rendered person is often missed by MediaPipe's detector: ``--image edgepose/samples/person.jpg``. Prints a table, optionally writes CSV, and draws a PNG
-(matplotlib, ``pip install edgepose[apps]``): latency vs input size per model family,
+(matplotlib, ``pip install -e ".[apps]"``): latency vs input size per model family,
 precision and backend, latency vs accuracy where given, and per-file bars.
 
 Example::
@@ -81,10 +81,12 @@ import numpy as np
 
 from edgepose import Estimator
 from edgepose.runtime.backends import available_backends, backends_for_suffix
-from edgepose.errors import EdgeposeError
+from edgepose.cli import ArgumentParser, run_main
+from edgepose.errors import BackendNotInstalledError, EdgeposeError, InputError, did_you_mean, install_hint
 from edgepose.runtime.smooth import OneEuroParams, PoseSmoother
 from edgepose.runtime.timing import time_calls_ms, time_interleaved_ms
 from edgepose.runtime.track import PoseTracker
+from edgepose.zoo import REGISTRY, fetch_file
 
 logger = logging.getLogger("edgepose.apps.bench")
 MODEL_SUFFIXES = (".onnx", ".tflite")
@@ -165,9 +167,30 @@ def onnx_graph_macs(path: Path) -> float | None:
 
 
 def find_files(models_dir: str | None, files: list[str]) -> list[Path]:
-    paths = [Path(f) for f in files]
+    """The model files of ``--files`` and ``--models-dir``, checked before anything is measured.
+
+    A ``--files`` item is a model file (``~`` expanded) or a registry name with files (its
+    shipped files, fetched and sha256-verified as ``Estimator(name)`` does); anything else is an
+    InputError naming the item.
+    """
+    paths: list[Path] = []
+    for item in files:
+        path = Path(item).expanduser()
+        if path.is_file():
+            paths.append(path)
+        elif item in REGISTRY and REGISTRY[item].files:
+            paths += [fetch_file(model_file) for model_file in REGISTRY[item].files]
+        elif path.is_dir():
+            raise InputError(f"--files {item} is a folder; pass its model files, or --models-dir {item}")
+        else:
+            with_files = [n for n, spec in REGISTRY.items() if spec.files]
+            raise InputError(f"--files {item}: no such model file, nor a registry name with files "
+                             f"({', '.join(sorted(with_files))}){did_you_mean(item, REGISTRY)}")
     if models_dir:
-        paths += sorted(p for p in Path(models_dir).rglob("*") if p.suffix.lower() in MODEL_SUFFIXES)
+        folder = Path(models_dir).expanduser()
+        if not folder.is_dir():
+            raise InputError(f"--models-dir {models_dir} is not a folder")
+        paths += sorted(p for p in folder.rglob("*") if p.suffix.lower() in MODEL_SUFFIXES)
     return paths
 
 
@@ -380,8 +403,8 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise SystemExit("apps/bench.py draws its plot with matplotlib: pip install edgepose[apps] "
-                         "(or pass --no-plot)") from None
+        raise BackendNotInstalledError(f"apps/bench.py draws its plot with matplotlib: {install_hint('apps')} "
+                                       "(or pass --no-plot)") from None
 
 
 _SIZE_TOKEN = re.compile(r"^\d+(x\d+)?$")
@@ -653,7 +676,7 @@ def run_soak(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models-dir", help="directory searched (recursively) for .onnx/.tflite files")
     p.add_argument("--files", nargs="*", default=[], help="model files")
     p.add_argument("--backends", help="comma-separated subset of: onnxruntime,tflite,openvino (default: all installed)")
@@ -760,4 +783,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, exit_code=2))

@@ -163,7 +163,7 @@ def _interpreter_class() -> tuple[type, str]:
 
             return Interpreter, "tflite_runtime"
         except ImportError as exc:
-            raise BackendNotInstalledError("MoveNet peers need ai-edge-litert: pip install edgepose[tflite]") from exc
+            raise BackendNotInstalledError("MoveNet peers need ai-edge-litert: pip install -e \".[tflite]\"") from exc
 
 
 def movenet_decode(output: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ This module imports no third-party package, so the runtime side may use it too.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +20,7 @@ from typing import Literal
 
 from edgepose.errors import EdgeposeError, InputError
 
-__all__ = ["CONFIG_INPUTS", "config_paths", "error_message", "require_paths", "run_main"]
+__all__ = ["CONFIG_INPUTS", "ArgumentParser", "config_paths", "error_message", "require_paths", "run_main"]
 
 PathKind = Literal["file", "dir"]
 
@@ -29,6 +30,18 @@ CONFIG_INPUTS: dict[str, PathKind] = {
     "val_detections": "file", "mpii_gt_mat": "file", "pretrained": "file", "init_checkpoint": "file",
     "resume": "file",
 }
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with one-line usage errors: ``prog: error: <message>; see prog --help``, exit status 2.
+
+    argparse prints its whole usage block before the error line; the block of a command with many
+    options hides the one line that says what was wrong, so it is left to ``--help``.
+    """
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print the one line and exit with status 2 (argparse's usage-error status)."""
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def error_message(exc: BaseException) -> str:
@@ -53,14 +66,14 @@ def error_message(exc: BaseException) -> str:
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None, *,
-             exit_code: int = 1) -> int:
+             exit_code: int = 2) -> int:
     """Run ``main(argv)``; an EdgeposeError becomes ``error: <message>`` on stderr and ``exit_code``.
 
     Args:
         main: the program, returning its exit status.
         argv: its arguments (None: ``sys.argv[1:]``, as argparse reads them).
-        exit_code: the status returned for a user error (the quantization tools use 1,
-            the training programs 2).
+        exit_code: the status returned for a user error (2, as argparse's usage errors, in every
+            program of the repository).
 
     Returns:
         ``main``'s status, or ``exit_code``. argparse's own usage errors still raise

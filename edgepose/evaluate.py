@@ -11,6 +11,9 @@ Validation pipeline (top-down)::
     results = coco_results(kp_img, kp_scores, meta["image_id"], meta["score"],
                            areas=meta["scale"].prod(-1), sigmas=kset.sigmas)   # rescore + OKS NMS
     stats = coco_keypoint_ap(ann_file, results, kset.sigmas)                   # {"AP": ..., ...}
+
+Every metric of one val set on ground-truth boxes at once (AP with segment and box areas, PCK,
+median error, per-keypoint PCK and offsets, left/right swaps): :mod:`edgepose.yardstick`.
 """
 
 from __future__ import annotations
@@ -363,9 +366,10 @@ def predict_with_flip(
 
 
 # ---- PCKh / PCK --------------------------------------------------------------------------
-def _check_pose_arrays(
+def check_pose_arrays(
     pred: np.ndarray, gt: np.ndarray, visible: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pred``, ``gt`` (N, K, 2) as float64 and ``visible`` (N, K) as bool; InputError on other shapes."""
     p, g = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
     v = np.asarray(visible) > 0
     if p.ndim != 3 or p.shape[2] != 2 or g.shape != p.shape or v.shape != p.shape[:2]:
@@ -398,7 +402,7 @@ def pckh(
         ``{"PCKh@0.5": {"head", "shoulder", ..., "ankle", "mean"}, "PCKh@0.1": {...}}``,
         fractions (NaN for a group with no labelled joint).
     """
-    p, g, v = _check_pose_arrays(pred, gt, visible)
+    p, g, v = check_pose_arrays(pred, gt, visible)
     if p.shape[1] != MPII16.num_keypoints:
         raise InputError(f"PCKh expects the 16 MPII joints; got {p.shape[1]}")
     hb = np.asarray(headboxes, dtype=np.float64)
@@ -458,12 +462,12 @@ def pck_hits(
     Returns:
         ``(hits (N, K) bool, labelled (N, K) bool)``; hits are labelled and correct.
     """
-    p, g, v = _check_pose_arrays(pred, gt, visible)
-    size = _box_sides(boxes, v)
+    p, g, v = check_pose_arrays(pred, gt, visible)
+    size = box_sides(boxes, v)
     return (np.linalg.norm(p - g, axis=2) <= alpha * size[:, None]) & v, v
 
 
-def _box_sides(boxes: np.ndarray, visible: np.ndarray) -> np.ndarray:
+def box_sides(boxes: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """(N,) ``max(w, h)`` of (N, 4) ``(x, y, w, h)`` boxes; an error for a sizeless box with labelled joints."""
     b = np.asarray(boxes, dtype=np.float64)
     if b.shape != (visible.shape[0], 4):
@@ -479,8 +483,8 @@ def median_error(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, boxes: n
 
     Args: as :func:`pck`. Returns a fraction of the box side (NaN with no labelled keypoint).
     """
-    p, g, v = _check_pose_arrays(pred, gt, visible)
-    size = _box_sides(boxes, v)
+    p, g, v = check_pose_arrays(pred, gt, visible)
+    size = box_sides(boxes, v)
     if not v.any():
         return float("nan")
     errors = np.linalg.norm(p - g, axis=2) / np.where(size > 0, size, 1.0)[:, None]

@@ -25,23 +25,27 @@ A window is shown only when :func:`gui_available` says OpenCV can open one.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import math
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from edgepose.atomic import write_bytes_atomic
 from edgepose.runtime.draw import draw_result, draw_text
@@ -61,20 +65,52 @@ TIMES_KEPT = 10_000
 
 
 # ---- GUI detection -------------------------------------------------------------------------
-def gui_available() -> tuple[bool, str]:
-    """Whether ``cv2.imshow`` can work here, and why not.
+def _distribution_installed(name: str) -> bool:
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
-    False when OpenCV was built without a GUI backend (``opencv-python-headless``) or, on
-    Linux, when neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set.
+
+def _window_opens(timeout_s: float = 20.0) -> tuple[bool, str]:
+    """Open and close an OpenCV window in a child process: OpenCV's GUI backends abort the whole
+    process when no display answers (Qt: "could not connect to display"), so it is tried apart."""
+    code = "import cv2; cv2.namedWindow('edgepose-probe'); cv2.waitKey(1); cv2.destroyAllWindows()"
+    try:
+        probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return False, f"opening a test window took more than {timeout_s:g} s"
+    if probe.returncode == 0:
+        return True, ""
+    shown = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    first = probe.stderr.strip().splitlines()[:1] or [f"exit status {probe.returncode}"]
+    return False, f"no display answers at {shown!r} ({first[0].strip()})"
+
+
+def gui_available(probe: bool = True) -> tuple[bool, str]:
+    """Whether ``cv2.imshow`` can work here, and why not (one clause, for a one-line message).
+
+    False when OpenCV was built without a GUI backend (``opencv-python-headless``; the reason says
+    how to get the GUI build), on Linux when neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` is set,
+    and, with ``probe``, when a test window cannot be opened in a child process (a ``DISPLAY``
+    that no X server answers), which takes about a second.
     """
     info = cv2.getBuildInformation()
     for line in info.splitlines():
         if line.strip().startswith("GUI:"):
             if line.split(":", 1)[1].strip().upper() == "NONE":
-                return False, "OpenCV has no GUI support (opencv-python-headless)"
+                if _distribution_installed("opencv-python"):
+                    return False, ("OpenCV has no GUI support: opencv-python-headless's cv2 files hide those of "
+                                   "opencv-python (pip uninstall -y opencv-python-headless opencv-python && "
+                                   "pip install opencv-python)")
+                return False, ("OpenCV has no GUI support (opencv-python-headless; for a window install the gui "
+                               "extra, README 'A live window')")
             break
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False, "no DISPLAY or WAYLAND_DISPLAY is set"
+    if probe:
+        return _window_opens()
     return True, ""
 
 
@@ -93,6 +129,8 @@ class FrameSource(ABC):
     fps: float | None = None
     live: bool = False
     reconnectable: bool = False
+    #: frames in a video file, as its container states (None: unknown, or a live source)
+    length: int | None = None
 
     @abstractmethod
     def read(self) -> tuple[np.ndarray, float | None] | None:
@@ -136,7 +174,10 @@ class OpenCVSource(FrameSource):
             raise InputError(f"cannot open {what} with OpenCV")
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and fps > 0 else None
+        count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) if not self.live else 0
+        self.length = int(count) if count and count > 0 else None
         self._index = 0
+        self._last_t = -math.inf  # the last timestamp returned, seconds
 
     def read(self) -> tuple[np.ndarray, float | None] | None:
         ok, frame = self._cap.read()
@@ -151,6 +192,9 @@ class OpenCVSource(FrameSource):
         else:
             msec = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             t = msec / 1000.0 if msec and msec > 0 else self._index / (self.fps or 30.0)
+        if t <= self._last_t:  # repeated or reordered timestamps (some files): keep time moving at the frame rate
+            t = self._last_t + 1.0 / (self.fps or 30.0)
+        self._last_t = t
         self._index += 1
         return frame, t
 
@@ -167,6 +211,7 @@ class ImageSource(FrameSource):
     """One image file, read once (no timestamp: not smoothed)."""
 
     kind = "image"
+    length = 1
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -418,6 +463,9 @@ class StreamStats:
         model_ms: median end-to-end estimator time per frame (last :data:`TIMES_KEPT` frames), ms.
         corrupt: corrupt frames skipped.
         reconnects: successful reopenings of the source.
+        people: people found, summed over the frames.
+        most_people: the most people found in one frame.
+        empty_frames: frames in which nobody was found.
     """
 
     frames: int = 0
@@ -426,7 +474,32 @@ class StreamStats:
     model_ms: float = 0.0
     corrupt: int = 0
     reconnects: int = 0
+    people: int = 0
+    most_people: int = 0
+    empty_frames: int = 0
     totals: deque[float] = field(default_factory=lambda: deque(maxlen=TIMES_KEPT), repr=False)
+
+    def count(self, people: int) -> None:
+        """Add one processed frame in which ``people`` people were found."""
+        self.frames += 1
+        self.people += people
+        self.most_people = max(self.most_people, people)
+        self.empty_frames += people == 0
+
+    def summary(self) -> str:
+        """One line: why and after how many frames it stopped, people per frame and in total, speed.
+
+        E.g. ``stopped (end) after 60 frames: 58 people found in total (0.97 per frame, at most
+        2 in one frame, nobody in 2); 12.3 FPS, median 45.1 ms per frame``.
+        """
+        per_frame = self.people / self.frames if self.frames else 0.0
+        line = (f"stopped ({self.reason}) after {self.frames} frame{'s' * (self.frames != 1)}: {self.people} "
+                f"{'person' if self.people == 1 else 'people'} found in total ({per_frame:.2f} per frame, at most "
+                f"{self.most_people} in one frame, nobody in {self.empty_frames}); {self.fps:.1f} FPS, median "
+                f"{self.model_ms:.1f} ms per frame")
+        extra = [f"{self.corrupt} corrupt frames skipped"] * bool(self.corrupt)
+        extra += [f"{self.reconnects} reconnects"] * bool(self.reconnects)
+        return line + (f"; {', '.join(extra)}" if extra else "")
 
 
 @contextmanager
@@ -461,8 +534,11 @@ def run_stream(
     reconnect: ReconnectPolicy | None = None,
     max_bad_frames: int = 30,
     on_result: Callable[[Any, float | None], None] | None = None,
+    progress: bool = False,
 ) -> StreamStats:
     """Estimate, draw, show and save every frame of ``source`` (see the module docstring).
+
+    Returns what happened; ``stats.summary()`` says it in one line (``edgepose run`` logs it last).
 
     Args:
         estimator: the pose estimator (its ``frame_color`` must be "bgr").
@@ -476,6 +552,8 @@ def run_stream(
         max_bad_frames: corrupt frames in a row that end the run (>= 1).
         on_result: called with each frame's PoseResult and timestamp (e.g.
             :meth:`edgepose.runtime.pose_json.PoseJsonWriter.write`).
+        progress: show a tqdm progress bar on stderr (frames done of ``source.length``); the
+            caller decides when (``edgepose run``: video files, stderr a terminal, no ``--quiet``).
     """
     if max_bad_frames < 1:
         raise InputError(f"max_bad_frames must be >= 1; got {max_bad_frames}")
@@ -486,8 +564,10 @@ def run_stream(
     attempt = bad_run = 0  # reconnect attempts since the last good frame; corrupt frames in a row
     start = last = time.perf_counter()
     period = 1.0 / source.fps if realtime and source.fps and not source.live else 0.0
+    total = source.length if max_frames is None or source.length is None else min(source.length, max_frames)
+    bar = tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, disable=not progress, leave=False)
     try:
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, logging_redirect_tqdm() if progress else nullcontext():
             while True:
                 if stop.is_set():
                     stats.reason = "signal"
@@ -543,7 +623,8 @@ def run_stream(
                 draw_text(canvas, label if source.kind != "image" else f"{result.timings['total']:.1f} ms")
                 if sink is not None:
                     sink.write(canvas)
-                stats.frames += 1
+                stats.count(len(result))
+                bar.update()
                 if view:
                     cv2.imshow(WINDOW, canvas)
                     key = cv2.waitKey(0 if source.kind == "image" else 1) & 0xFF
@@ -553,6 +634,7 @@ def run_stream(
                 if period:
                     time.sleep(max(0.0, period - (time.perf_counter() - now)))
     finally:
+        bar.close()
         try:
             if sink is not None:
                 sink.close()
@@ -563,7 +645,4 @@ def run_stream(
     elapsed = time.perf_counter() - start
     stats.fps = stats.frames / elapsed if elapsed > 0 else 0.0
     stats.model_ms = float(np.median(stats.totals)) if stats.totals else 0.0
-    logger.info("stopped (%s) after %d frames, %.1f FPS, median %.1f ms per frame, %d corrupt frames skipped, "
-                "%d reconnects", stats.reason, stats.frames, stats.fps, stats.model_ms, stats.corrupt,
-                stats.reconnects)
     return stats

@@ -32,7 +32,7 @@ from typing import Any
 from edgepose.atomic import write_atomic
 from edgepose.codecs import Codec, codec_from_dict
 from edgepose.checks import check_number
-from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
+from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError, did_you_mean
 from edgepose.preprocess import InputSpec
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
@@ -337,10 +337,15 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        close = [n for n in REGISTRY if name.split("_")[0] in n][:8]
         raise UnknownModelError(
-            f"unknown model {name!r}; see edgepose.list_models() (e.g. {close or list_models()[:5]})"
+            f"unknown model {name!r}{did_you_mean(name, REGISTRY)} (names with files: "
+            f"{', '.join(names_with_files())}; all names: edgepose models, or edgepose.list_models())"
         ) from None
+
+
+def names_with_files() -> list[str]:
+    """Sorted registry names that have weight files (shipped in the package or pinned at a URL)."""
+    return sorted(n for n, spec in REGISTRY.items() if spec.files)
 
 
 # ---- cache, download and verification -------------------------------------------------

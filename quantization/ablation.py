@@ -23,7 +23,7 @@ from pathlib import Path
 
 from edgepose.export.calibration import calibration_batch, coco_person_crops
 from edgepose.train.rebuild import load_torch_model
-from edgepose.export.cli import run_main, setup_logging
+from edgepose.export.cli import ArgumentParser, run_main, setup_logging
 from edgepose.export.pipeline import INT8_FORMATS, export_float, export_int8, parse_list
 from edgepose.export.quantize import HEAD_MODES, QuantOptions
 from edgepose.export.report import format_table
@@ -33,7 +33,7 @@ HEADERS = ("model", "file", "precision", "head", "AP", "dAP", "PCK@0.1", "dPCK",
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="+", help="training checkpoints (.pt)")
     p.add_argument("--calib-ann", required=True, help="calibration person_keypoints json (training split)")
     p.add_argument("--calib-images", required=True)

@@ -22,14 +22,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edgepose.export.cli import add_model_args, model_from_args, run_main, setup_logging
+from edgepose.export.cli import ArgumentParser, add_model_args, model_from_args, run_main, setup_logging
 from edgepose.export.onnx_export import DEFAULT_OPSET
 from edgepose.export.pipeline import FLOAT_TARGETS, export_float, parse_list
 from edgepose.export.report import summary_table
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(parser)
     parser.add_argument("--out-dir", default="exports", help="output folder (default: exports)")
     parser.add_argument("--targets", default=",".join(FLOAT_TARGETS),
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loaded = model_from_args(args)
     records = export_float(
         loaded, args.out_dir, targets, opset=args.opset, dynamic_batch=not args.static_batch,
-        tflite_layout=args.tflite_layout, check=not args.no_check, progress=True,
+        tflite_layout=args.tflite_layout, check=not args.no_check, progress=False,  # one log line per file
         score_threshold=args.score_threshold,
     )
     print(summary_table(records))

@@ -30,8 +30,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from edgepose.cli import require_paths
 from edgepose.export.calibration import calibration_crops
-from edgepose.export.cli import add_model_args, model_from_args, run_main, setup_logging
+from edgepose.export.cli import ArgumentParser, add_model_args, model_from_args, run_main, setup_logging
 from edgepose.export.onnx_export import DEFAULT_OPSET
 from edgepose.export.pipeline import INT8_FORMATS, export_int8, parse_list
 from edgepose.export.quantize import ATTENTION_MODES, HEAD_MODES, PRESETS, QuantOptions
@@ -39,7 +40,7 @@ from edgepose.export.report import summary_table
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(parser)
     data = parser.add_argument_group("calibration data (COCO format)")
     data.add_argument("--ann", required=True, help="person_keypoints_*.json")
@@ -77,10 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = QuantOptions(subset_size=args.subset_size, preset=args.preset, head=args.head,
                            bias_correction=args.bias_correction == "on", fuse_residual_adds=args.fuse_residual_adds,
                            attention=args.attention)
+    require_paths([("--ann", args.ann, "file"), ("--images", args.images, "dir")])  # before the model loads
     loaded = model_from_args(args)
-    crops = calibration_crops(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed, progress=True)
+    crops = calibration_crops(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed,
+                               progress=sys.stderr.isatty())
     records = export_int8(loaded, args.out_dir, crops.batch, formats, options, opset=args.opset,
-                          tflite_layout=args.tflite_layout, progress=True, score_threshold=args.score_threshold,
+                          tflite_layout=args.tflite_layout, progress=False, score_threshold=args.score_threshold,
                           threshold_crops=None if args.score_threshold is not None else crops)
     print(summary_table(records))
     return 0

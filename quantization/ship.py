@@ -36,7 +36,7 @@ from pathlib import Path
 
 from edgepose.errors import InputError
 from edgepose.export.atomic import StagedOutputs
-from edgepose.export.cli import run_main
+from edgepose.export.cli import ArgumentParser, run_main
 from edgepose.runtime.metadata import detect_format, read_metadata, with_runtime_defaults, write_metadata
 from edgepose.zoo import MANIFEST, PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, get_spec, read_manifest, sha256_of
 
@@ -45,7 +45,7 @@ BUDGET_BYTES = 100 * 1000 * 1000
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="*", help=".onnx / .tflite files exported by quantization/*.py")
     p.add_argument("--trained-on", help="what the weights were trained on (shown by the registry)")
     p.add_argument("--remove", action="append", default=[], metavar="MODEL", help="unship a model")

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 
 from edgepose.errors import InputError
 from edgepose.export.calibration import coco_person_crops
-from edgepose.export.cli import add_model_args, model_from_args, run_main, setup_logging
+from edgepose.export.cli import ArgumentParser, add_model_args, model_from_args, run_main, setup_logging
 from edgepose.export.verify import verify_files, verify_table
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_args(parser)
     parser.add_argument("files", nargs="+", help=".onnx / .tflite files exported from this model")
     data = parser.add_argument_group("validation data (COCO format)")
@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.max_images < 1 or args.threads < 1 or args.repeats < 1:
         raise InputError("--max-images, --threads and --repeats must be >= 1")
     loaded = model_from_args(args)
-    crops = coco_person_crops(args.ann, args.images, loaded.spec, max_images=args.max_images, progress=True)
+    crops = coco_person_crops(args.ann, args.images, loaded.spec, max_images=args.max_images,
+                                progress=sys.stderr.isatty())
     rows = verify_files(loaded, args.files, crops, threads=args.threads, repeats=args.repeats,
                         compute_ap=not args.no_ap)
     print(verify_table(rows))

@@ -269,9 +269,9 @@ def test_choose_backend_by_suffix_and_name(models: dict[str, Path], tmp_path: Pa
 
 
 @pytest.mark.parametrize(("backend", "modules", "extra", "key"), [
-    ("onnxruntime", ["onnxruntime"], "edgepose[ort]", "onnx"),
-    ("openvino", ["openvino"], "edgepose[openvino]", "onnx"),
-    ("tflite", ["ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime"], "edgepose[tflite]", "tflite"),
+    ("onnxruntime", ["onnxruntime"], '-e ".[ort]"', "onnx"),
+    ("openvino", ["openvino"], '-e ".[openvino]"', "onnx"),
+    ("tflite", ["ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime"], '-e ".[tflite]"', "tflite"),
 ])
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, models: dict[str, Path], backend: str,
                                          modules: list[str], extra: str, key: str) -> None:

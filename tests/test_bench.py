@@ -14,6 +14,8 @@ import cv2
 import pytest
 from _tiny_models import make_onnx, make_tflite
 
+from edgepose.errors import BackendNotInstalledError
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -126,7 +128,7 @@ def test_named_numbers_are_checked(item: str, capsys: pytest.CaptureFixture[str]
 def test_plot_needs_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     bench = _load_bench()
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(SystemExit, match=r"edgepose\[apps\].*--no-plot"):
+    with pytest.raises(BackendNotInstalledError, match=r'pip install -e "\.\[apps\]".*--no-plot'):
         bench.main(["--files", str(make_onnx(tmp_path / "tiny.onnx")), "--no-mediapipe", "--no-movenet"])
     # --no-plot needs no matplotlib and writes no PNG
     assert bench.main(["--files", str(tmp_path / "tiny.onnx"), "--no-mediapipe", "--no-movenet", "--no-plot",

@@ -190,8 +190,9 @@ def test_unwritable_output_is_refused_before_the_run(entry: str, model: Path, tm
 
 def test_bad_log_level_is_a_usage_error(model: Path, tmp_path: Path) -> None:
     proc = edgepose("run", "--model", str(model), "--source", "sample", "--log-level", "verbose", cwd=tmp_path)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("edgepose run: error: argument --log-level: invalid choice")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("edgepose run: error: argument --log-level: 'verbose' is not a log level (choose "
+                                   "from debug, info, warning, error); see edgepose run --help")
 
 
 def test_model_errors_are_one_line(tmp_path: Path) -> None:
@@ -226,6 +227,11 @@ def test_tools_run_the_scripts(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "edgepose export --int8: error: the following arguments are required: --ann, --images" in proc.stderr
     assert not (tmp_path / "ex").exists()
+    # and a calibration file that is not there, before the fp32 export spends a minute
+    proc = edgepose("export", "--int8", "--model", "simdr_r18_64", "--random-init", "--ann", "nope.json", "--images",
+                    ".", "--out-dir", "ex", cwd=tmp_path)
+    assert proc.returncode == 2 and one_error_line(proc) == "error: --ann nope.json does not exist"
+    assert not (tmp_path / "ex").exists()
 
 
 def test_split_export_args() -> None:
@@ -249,7 +255,7 @@ def test_tools_without_a_clone_or_torch(monkeypatch: pytest.MonkeyPatch, capsys:
                         lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
     assert tools.run_tool("train", ["--config", "x.yaml"]) == 2
     assert capsys.readouterr().err.strip() == ('error: edgepose train needs torch, which is not installed: '
-                                               'pip install -e ".[train]" from the clone')
+                                               f'pip install -e ".[train]" (in {ROOT})')
 
 
 def test_pose_json_records() -> None:
@@ -267,3 +273,61 @@ def test_pose_json_records() -> None:
     (person,) = coco_results(result, image_id=coco_image_id("val/000000000785.jpg"))
     assert person["image_id"] == 785 and person["keypoints"] == [1.235, 2.0, 0.5, None, 4.0, 0.25]
     assert person["score"] == 0.375 and coco_image_id("person.jpg") == 0
+
+
+# ---- progress bar and summary ---------------------------------------------------------------------
+def _run_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """``edgepose ARGS`` with stderr on a pseudo-terminal (as in an interactive shell): (status, stderr text)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 rows, 120 columns
+    proc = subprocess.Popen([str(CONSOLE), *args], cwd=cwd, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the program closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_and_summary(model: Path, tmp_path: Path) -> None:
+    src = write_video(tmp_path / "in.mp4", 8)
+    args = ["run", "--model", str(model), "--source", str(src), "--view", "none", "--save-json", "p.jsonl"]
+    status, err = _run_on_a_terminal(args, tmp_path)
+    assert status == 0, err
+    assert "8/8 [" in err and "frame/s]" in err  # tqdm's bar: frames done of the file's 8
+    assert ("stopped (end) after 8 frames: 8 people found in total (1.00 per frame, at most 1 in one frame, "
+            "nobody in 0); ") in err
+    # --quiet: no bar and no info lines, even on a terminal
+    status, err = _run_on_a_terminal([*args, "--quiet"], tmp_path)
+    assert status == 0 and err.strip() == "", err
+    # not a terminal (a pipe, a log file): the summary, no bar
+    proc = edgepose(*args, cwd=tmp_path)
+    assert proc.returncode == 0 and "frame/s]" not in proc.stderr and "\r" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "INFO edgepose.apps.webcam: stopped (end) after 8 frames: 8 people found in total")
+
+
+def test_runtime_extras_pull_no_training_stack() -> None:
+    """``pip install -e ".[ort]"`` (and the other runtime extras) never pulls torch, nncf or tensorflow."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    for extra in ("ort", "tflite", "openvino", "gui", "apps"):
+        names = {re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower() for req in extras[extra] + project["dependencies"]}
+        assert not names & {"torch", "torchvision", "nncf", "tensorflow", "edgepose"}, (extra, names)
+    assert extras["gui"] == ["opencv-python>=4.10,<5"]  # the GUI build, same version range as the headless one
+    assert any(req.startswith("opencv-python-headless>=4.10,<5") for req in project["dependencies"])

@@ -412,7 +412,7 @@ def test_registry_name_resolves_to_verified_cached_file(models: dict[str, Path],
 def test_registry_errors(models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UnknownModelError, match="unknown model"):
         Estimator("simdr_r9000_128")
-    with pytest.raises(UnknownModelError, match="ships: none"):
+    with pytest.raises(UnknownModelError, match="has no weight files .names with files: simdr_r50_128"):
         Estimator("hm_r50_128")  # registered, but no files ship
     # wrong sha256 of a shipped (package://) file
     weights = tmp_path / "weights"

@@ -125,10 +125,10 @@ def test_cli_reports_errors_without_traceback(tmp_path: Path, capsys: pytest.Cap
     export = load_cli("export")
     code = export.run_main(export.main, ["--checkpoint", str(tmp_path / "missing.pt"), "--out-dir", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("error:") and "does not exist" in err and "Traceback" not in err
+    assert code == 2 and err.startswith("error:") and "does not exist" in err and "Traceback" not in err
     int8 = load_cli("int8")
     code = int8.run_main(int8.main, ["--model", "simdr_r18_64", "--random-init", "--ann", str(tmp_path / "x.json"),
                                      "--images", str(tmp_path), "--out-dir", str(tmp_path / "o")])
-    assert code == 1
+    assert code == 2
     assert "does not exist" in capsys.readouterr().err
     assert _listing(tmp_path / "o") == []

@@ -181,7 +181,8 @@ CORE = ("edgepose.errors", "edgepose.skeleton", "edgepose.geometry", "edgepose.p
 #: torch-free programs over the runtime
 RUNTIME = ("edgepose.runtime", "edgepose.video", "edgepose.commands")
 #: the torch side
-TORCH_SIDE = ("edgepose.nn", "edgepose.data", "edgepose.train", "edgepose.export", "edgepose.evaluate")
+TORCH_SIDE = ("edgepose.nn", "edgepose.data", "edgepose.train", "edgepose.export", "edgepose.evaluate",
+              "edgepose.yardstick")
 FORBIDDEN_STACKS = (*FORBIDDEN, "pycocotools", "litert_torch")
 
 

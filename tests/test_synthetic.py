@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgepose.data import synth_pose
-from edgepose.data.synth_raster import rasterize
+from edgepose.data.synth import pose as synth_pose
+from edgepose.data.synth.raster import rasterize
 from edgepose.skeleton import get_keypoint_set
 
 FIXTURE = Path(__file__).parent / "fixtures" / "synth_small"
@@ -43,7 +43,8 @@ def test_rasterize_perspective_correct_depth() -> None:
 
 
 def test_box_faces_point_outwards() -> None:
-    from edgepose.data.synthetic import BOX_FACES, Camera, box_corners, look_at_rotation
+    from edgepose.data.synth.camera import Camera, look_at_rotation
+    from edgepose.data.synth.people import BOX_FACES, box_corners
 
     corners = box_corners(np.array([-0.5, 2.5, -0.5]), np.array([0.5, 3.5, 0.5]))
     camera = Camera(look_at_rotation(20.0, 0.0), np.array([0.3, 0.0, 1.0]), 40.0, np.array([31.5, 31.5]))
@@ -82,7 +83,7 @@ def test_limb_direction_conventions() -> None:
 
 
 def test_keypoint_visibility_rules() -> None:
-    from edgepose.data.synthetic import keypoint_visibility
+    from edgepose.data.synth.labels import keypoint_visibility
 
     owner = np.full((8, 8), -1)
     owner[:, :4] = 0  # person 0 on the left half
@@ -105,7 +106,7 @@ def test_keypoint_visibility_rules() -> None:
 def synth_module():
     """The module, for checks that read files (pycocotools only)."""
     pytest.importorskip("pycocotools")
-    from edgepose.data import synthetic
+    from edgepose.data import synth as synthetic
 
     return synthetic
 
@@ -213,3 +214,57 @@ def test_committed_fixture(synth_module) -> None:
     assert len(data["images"]) == 64
     size = sum(f.stat().st_size for f in FIXTURE.rglob("*") if f.is_file())
     assert size <= 5 * 1024 * 1024
+
+
+GOLDEN = Path(__file__).parent / "fixtures" / "synth_golden_128.json"
+
+
+def _golden_render(synth, out: Path, config=None) -> dict:
+    """Render the golden set (6 PNG images, 128 px, seed 2026) and summarise it like
+    ``fixtures/synth_golden_128.json``: sha256 of each image's decoded pixels, a 16x16 area-average
+    thumbnail of each (uint8 BGR bytes as hex), and the COCO ``images`` and ``annotations``."""
+    import hashlib
+
+    import cv2
+
+    config = config or synth.SynthConfig(image_format="png")
+    path = synth.generate_dataset(out, n=6, size=128, seed=2026, people_max=3, config=config)
+    data = json.loads(path.read_text())
+    pixels, thumbs = {}, {}
+    for im in data["images"]:
+        image = cv2.imread(str(out / "images" / im["file_name"]))
+        pixels[im["file_name"]] = hashlib.sha256(image.tobytes()).hexdigest()
+        thumbs[im["file_name"]] = cv2.resize(image, (16, 16), interpolation=cv2.INTER_AREA).tobytes().hex()
+    return {"pixels_sha256": pixels, "thumbnails": thumbs, "images": data["images"], "annotations": data["annotations"]}
+
+
+def _assert_close_render(got: dict, golden: dict) -> None:
+    """The same render up to the last bits of floating point (another CPU's SIMD paths in
+    numpy/OpenCV): keypoints within 0.02 px, the same visibility flags, boxes within a pixel,
+    areas within 3 %, thumbnails within 2 grey levels on average."""
+    assert [a["image_id"] for a in got["annotations"]] == [a["image_id"] for a in golden["annotations"]]
+    for a, b in zip(got["annotations"], golden["annotations"]):
+        ka, kb = np.array(a["keypoints"], float).reshape(-1, 3), np.array(b["keypoints"], float).reshape(-1, 3)
+        np.testing.assert_array_equal(ka[:, 2], kb[:, 2])
+        np.testing.assert_allclose(ka[:, :2], kb[:, :2], atol=0.02)
+        np.testing.assert_allclose(a["bbox"], b["bbox"], atol=1.0)
+        assert abs(a["area"] - b["area"]) <= 0.03 * max(b["area"], 1)
+        assert a.get("pose_family") == b.get("pose_family")
+    for name, thumb in golden["thumbnails"].items():
+        diff = np.abs(np.frombuffer(bytes.fromhex(got["thumbnails"][name]), np.uint8).astype(float)
+                      - np.frombuffer(bytes.fromhex(thumb), np.uint8))
+        assert diff.mean() <= 2.0, f"{name}: thumbnail differs by {diff.mean():.2f} grey levels on average"
+
+
+def test_renders_match_golden(synth, tmp_path: Path) -> None:
+    """The renderer's output for a seed never changes silently. With the numpy/torch/OpenCV
+    builds and CPU the golden file was written with (this project's machine) it is byte-identical;
+    elsewhere it must agree up to floating-point detail (:func:`_assert_close_render`). When a
+    change is meant to alter renders, bump ``SYNTH_VERSION`` and rewrite the golden file with
+    ``_golden_render``."""
+    golden = json.loads(GOLDEN.read_text())
+    got = _golden_render(synth, tmp_path)
+    assert got["images"] == golden["images"]
+    if got["pixels_sha256"] == golden["pixels_sha256"] and got["annotations"] == golden["annotations"]:
+        return
+    _assert_close_render(got, golden)

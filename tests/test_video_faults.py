@@ -292,3 +292,31 @@ def test_app_reconnect_options_and_exit_status(model: Path, tmp_path: Path, monk
     assert cams.all_released()
     assert count_frames(out) == 4
     assert app.main([*base, "--reconnect-delay", "0"]) == 2  # invalid policy: a clear error, not a crash
+
+
+class RepeatingClockCapture(FakeCapture):
+    """A video file whose position clock repeats and steps back: 40, 40, 80, 20 ms, then 0."""
+
+    def __init__(self, script: list[str]) -> None:
+        super().__init__(script)
+        self.clock = [40.0, 40.0, 80.0, 20.0, 0.0]
+
+    def read(self) -> tuple[bool, Any]:
+        ok, frame = super().read()
+        self.msec = self.clock.pop(0) if ok and self.clock else 0.0
+        return ok, frame
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_POS_MSEC:
+            return self.msec
+        return super().get(prop)
+
+
+def test_video_file_timestamps_always_increase() -> None:
+    """Video mode refuses equal or decreasing timestamps, so a file whose clock repeats or steps
+    back still yields strictly increasing seconds (one frame period past the last)."""
+    source = OpenCVSource("clip.mp4", capture_factory=lambda target: RepeatingClockCapture(["ok"] * 5))
+    times = [source.read()[1] for _ in range(5)]
+    assert times[0] == pytest.approx(0.04) and times[2] == pytest.approx(0.08)
+    assert all(b > a for a, b in zip(times, times[1:])), times
+    assert times[1] == pytest.approx(0.04 + 1 / 30) and times[3] == pytest.approx(0.08 + 1 / 30)

@@ -2,9 +2,17 @@
 
     python training/synth.py --out data/synth --n 10000 --size 128 --seed 0 --workers 2
 
+With background photos (fill the cache first with ``training/fetch_backgrounds.py``),
+held-out photos for an out-of-distribution val set, and camera / light effects:
+
+    python training/synth.py --out data/synth_ood --n 400 --size 192 --seed 1000 \
+        --backgrounds photos --background-split ood --photo-texture-prob 0.3 --ground-prob 0.5 --shadow-prob 0.5 \
+        --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
+
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
-arguments give byte-identical output, whatever ``--workers``. The first run on a
-machine builds anny's model cache (about a minute, ``~/.cache/anny``).
+arguments give byte-identical output, whatever ``--workers`` (with photos: given the
+same photo cache). The first run on a machine builds anny's model cache (about a
+minute, ``~/.cache/anny``) and says so before the progress bar starts.
 
 A user error (a bad option value, an ``--out`` that cannot be written) prints one line
 ``error: <what is wrong>`` on stderr and exits with status 2.
@@ -22,10 +30,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from edgepose.cli import run_main
-from edgepose.data.synthetic import SYNTH_VERSION, SynthConfig, generate_dataset
+from edgepose.data.synth import SYNTH_VERSION, SynthConfig, generate_dataset
+from edgepose.data.synth.backgrounds import SPLITS, get_background_library
+from edgepose.data.synth.body import body_cache_ready, get_body_model
+from edgepose.data.synth.config import BACKGROUNDS
 from edgepose.errors import InputError
 
 USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
+
+#: Options that are probabilities, by their SynthConfig (and argparse) names.
+_PROBABILITY_OPTIONS = ("photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
+                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -41,6 +56,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--supersample", type=int, default=2, help="render at this factor, then downsample")
     p.add_argument("--occluder-prob", type=float, default=0.35, help="probability of occluders per image")
     p.add_argument("--child-prob", type=float, default=0.12, help="probability that a person is a child")
+    p.add_argument("--backgrounds", choices=BACKGROUNDS, default="procedural",
+                   help="procedural patterns, or crops of background photos (fill the cache first: "
+                   "python training/fetch_backgrounds.py)")
+    p.add_argument("--photo-background-prob", type=float, default=1.0,
+                   help="with --backgrounds photos: probability of a photo per image (default 1)")
+    p.add_argument("--background-split", choices=SPLITS, default="train",
+                   help="photo split: train, or ood (held out for the out-of-distribution val set)")
+    p.add_argument("--background-dir", default=None,
+                   help="photo cache (default $EDGEPOSE_BACKGROUNDS or ~/.cache/edgepose/backgrounds)")
+    p.add_argument("--photo-texture-prob", type=float, default=0.0,
+                   help="probability that a garment or occluder gets a photo texture (default 0)")
+    for flag, what in (("--ground-prob", "a textured ground plane in perspective (needs the photo cache)"),
+                       ("--shadow-prob", "soft shadows of the people on the ground"),
+                       ("--cctv-prob", "a camera looking down 20-50 degrees (surveillance view)"),
+                       ("--exposure-prob", "over- or under-exposure"), ("--motion-blur-prob", "motion blur"),
+                       ("--defocus-prob", "defocus blur"), ("--lowres-prob", "rendering small and upscaling"),
+                       ("--jpeg-prob", "strong JPEG compression")):
+        p.add_argument(flag, type=float, default=0.0, help=f"probability of {what} per image (default 0)")
+    p.add_argument("--fov", type=float, nargs=2, default=(30.0, 65.0), metavar=("LOW", "HIGH"),
+                   help="vertical field of view range in degrees (default 30 65; wide and tele: e.g. 12 95)")
+    p.add_argument("--elevation", type=float, nargs=2, default=(-10.0, 35.0), metavar=("LOW", "HIGH"),
+                   help="camera elevation range in degrees, positive looking down (default -10 35)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args(argv)
 
@@ -55,10 +92,16 @@ def check_args(args: argparse.Namespace) -> Path:
                                      ("--workers", args.workers, 1, None), ("--supersample", args.supersample, 1, None),
                                      ("--jpeg-quality", args.jpeg_quality, 1, 100),
                                      ("--occluder-prob", args.occluder_prob, 0.0, 1.0),
-                                     ("--child-prob", args.child_prob, 0.0, 1.0)):
+                                     ("--child-prob", args.child_prob, 0.0, 1.0),
+                                     *((f"--{name.replace('_', '-')}", getattr(args, name), 0.0, 1.0)
+                                       for name in _PROBABILITY_OPTIONS)):
         if value < low or (high is not None and value > high):
             bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
             raise InputError(f"{option} must be {bound}; got {value}")
+    for option, (low, high), lowest, highest in (("--fov", args.fov, 1.0, 170.0),
+                                                 ("--elevation", args.elevation, -89.0, 89.0)):
+        if not lowest <= low <= high <= highest:
+            raise InputError(f"{option} needs LOW <= HIGH within [{lowest}, {highest}]; got {low:g} {high:g}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
@@ -77,9 +120,16 @@ def _main(argv: Sequence[str] | None) -> int:
     config = SynthConfig(
         size=args.size, people_max=args.people_max, supersample=args.supersample,
         occluder_prob=args.occluder_prob, child_prob=args.child_prob,
-        image_format=args.format, jpeg_quality=args.jpeg_quality,
+        image_format=args.format, jpeg_quality=args.jpeg_quality, backgrounds=args.backgrounds,
+        background_split=args.background_split,
+        background_dir=args.background_dir, fov=tuple(args.fov), elevation=tuple(args.elevation),
+        **{name: getattr(args, name) for name in _PROBABILITY_OPTIONS},
     )
+    if config.uses_photos:  # a missing photo cache fails here, before the body model loads
+        get_background_library(config.background_dir, config.background_split)
     start = time.perf_counter()
+    if not body_cache_ready():  # build it here, once, before the progress bar and the workers start
+        get_body_model()
     try:  # the bar shows after 0.5 s: an early error stays the only line on stderr
         with tqdm(total=args.n, unit="img", desc=f"synth v{SYNTH_VERSION}", delay=0.5) as bar:
             path = generate_dataset(out, args.n, size=args.size, seed=args.seed, people_max=args.people_max,

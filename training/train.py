@@ -17,15 +17,34 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from edgepose.cli import CONFIG_INPUTS, config_paths, require_paths, run_main
+from edgepose.cli import CONFIG_INPUTS, ArgumentParser, config_paths, require_paths, run_main
+from edgepose.errors import InputError
 from edgepose.train.config import TrainConfig, load_config
 
 USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
 
 
+def check_rendered(config: TrainConfig) -> None:
+    """A synthetic data set is rendered by training/synth.py before training: say so when it is missing.
+
+    Raises:
+        InputError: ``--train_ann``/``--val_ann`` of a ``dataset: synthetic`` config does not exist.
+    """
+    if config.dataset != "synthetic":
+        return
+    for key in ("train_ann", "val_ann"):
+        value = getattr(config, key)
+        if value and not Path(value).exists():
+            out = Path(value).parent.parent  # OUT/annotations/person_keypoints.json
+            raise InputError(f"--{key} {value} does not exist: the synthetic data is not rendered yet; render it with "
+                             f"python training/synth.py --out {out} (sizes and seeds: training/RECIPES.md), or run "
+                             f"from the folder the config's paths are relative to (not {Path.cwd()})")
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="config keys: " + ", ".join(TrainConfig.__dataclass_fields__),
     )
@@ -36,6 +55,7 @@ def _main(argv: Sequence[str] | None) -> int:
     inputs = list(CONFIG_INPUTS)
     if config.resume:  # whether the run starts afresh (and loads these) is the engine's call
         inputs = [key for key in inputs if key not in ("pretrained", "init_checkpoint")]
+    check_rendered(config)
     require_paths(config_paths(config, inputs))
     rank = int(os.environ.get("RANK", "0"))
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,

@@ -11,7 +11,7 @@ Commands:
   They need a clone installed with ``pip install -e``; ``export``/``verify``/``train`` also need torch.
 
 ``run`` and ``models`` are in the package and never import torch. A user error is one
-``error:`` line on stderr and exit status 2 (the quantization tools keep their status 1).
+``error:`` line on stderr and exit status 2, as in every script of the repository.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgepose.runtime.backends import backends_for_suffix, is_available
-from edgepose.cli import run_main
+from edgepose.cli import ArgumentParser, run_main
 from edgepose.zoo import PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, ModelFile, get_spec, list_models
 
 __all__ = ["file_location", "main", "runnable_backend"]
@@ -57,7 +57,7 @@ def runnable_backend(model_file: ModelFile) -> tuple[str | None, str]:
 
 
 def _main(argv: Sequence[str] | None, prog: str | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("pattern", nargs="?", default="", help="only names containing this text")
     args = parser.parse_args(argv)
     names = list_models(args.pattern)

@@ -15,6 +15,10 @@ frames is reopened with exponential back-off (``--reconnect-*``); corrupt frames
 skipped, and ``--max-bad-frames`` of them in a row end the run. The loop lives in
 ``edgepose.video``, the JSON output in ``edgepose.runtime.pose_json``.
 
+A video file shows a progress bar on stderr (tqdm; not when stderr is not a terminal, nor
+with ``--quiet``), and every run ends with a summary line: frames, people found per frame
+and in total, speed.
+
 Outputs are checked before any frame is processed: ``--view none`` with nothing to save,
 a video or camera saved as an image, a ``--save``/``--save-json`` that is a folder or
 cannot be written are each refused with one ``error:`` line.
@@ -30,13 +34,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgepose.cli import run_main
-from edgepose.runtime.detect import OUTPUT_FORMATS, ModelDetector, make_detector
-from edgepose.errors import InputError
+from edgepose.cli import ArgumentParser, run_main
+from edgepose.runtime.detect import MODEL_SUFFIXES, OUTPUT_FORMATS, Detector, ModelDetector, make_detector
+from edgepose.errors import InputError, did_you_mean
 from edgepose.runtime.estimator import Estimator
 from edgepose.runtime.pose_json import PoseJsonWriter, coco_image_id
 from edgepose.video import (
@@ -54,11 +59,12 @@ __all__ = ["USER_ERROR", "check_output_path", "main", "parse_args"]
 logger = logging.getLogger("edgepose.apps.webcam")
 USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DETECTOR_NAMES = ("hog", "motion")
 
 
 def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     """The options of the run command (``prog``: the program name shown in usage lines)."""
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="registry name (e.g. simdr_r50_128) or .onnx/.tflite/.xml file")
     p.add_argument("--source", default="0",
                    help="camera index, video file, image file, 'picamera', or 'sample' (the bundled image)")
@@ -85,8 +91,37 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     p.add_argument("--reconnect-max-delay", type=float, default=10.0,
                    help="longest wait between attempts (the wait doubles each attempt)")
     p.add_argument("--max-bad-frames", type=int, default=30, help="corrupt frames in a row that end the run")
-    p.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no info lines (warnings, errors and the outputs only)")
+    p.add_argument("--log-level", default="INFO", type=log_level, metavar="{debug,info,warning,error}",
+                   help="how much to log (default info)")
     return p.parse_args(argv)
+
+
+def log_level(text: str) -> str:
+    """``--log-level`` value (any case) -> the ``logging`` level name; argparse's error otherwise."""
+    if text.upper() in LOG_LEVELS:
+        return text.upper()
+    hint = did_you_mean(text.lower(), [level.lower() for level in LOG_LEVELS])
+    raise argparse.ArgumentTypeError(f"{text!r} is not a log level{hint} (choose from "
+                                     f"{', '.join(level.lower() for level in LOG_LEVELS)})")
+
+
+def make_run_detector(spec: str | None, output_format: str) -> Detector | None:
+    """The ``--detector`` value as a detector: 'hog', 'motion', or a detection model file (``~`` expanded).
+
+    Raises:
+        InputError: a name that is none of these (with the closest of 'hog'/'motion'), or a missing file.
+    """
+    if spec is None or spec in DETECTOR_NAMES:
+        return make_detector(spec)
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"--detector {spec}: no such detection model file")
+        return ModelDetector(path, output_format)
+    raise InputError(f"--detector {spec} is neither {', '.join(map(repr, DETECTOR_NAMES))} nor a detection model file "
+                     f"({'/'.join(MODEL_SUFFIXES)}){did_you_mean(spec, DETECTOR_NAMES)}")
 
 
 def check_output_path(option: str, value: str) -> Path:
@@ -117,7 +152,7 @@ def check_output_path(option: str, value: str) -> Path:
 
 def _main(argv: Sequence[str] | None, prog: str | None = None) -> int:
     args = parse_args(argv, prog)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level="WARNING" if args.quiet else args.log_level, format="%(levelname)s %(name)s: %(message)s")
     if args.view == "none" and not (args.save or args.save_json):
         raise InputError("--view none writes nothing: add --save out.mp4 (or out.png for an image) "
                          "and/or --save-json poses.json")
@@ -131,30 +166,30 @@ def _main(argv: Sequence[str] | None, prog: str | None = None) -> int:
         if args.save and source.kind != "image" and Path(args.save).suffix.lower() in IMAGE_SUFFIXES:
             raise InputError(f"--source {args.source} is a {source.kind}: --save {args.save} would keep only its "
                              f"last frame; save it as .mp4 or .avi")
-        view = args.view == "window"
-        if view:
-            ok, why = gui_available()
-            if not ok:
-                view = False
-                if args.save is None:
-                    args.save = "edgepose_out.png" if source.kind == "image" else "edgepose_out.mp4"
-                logger.warning("cannot open a window: %s; saving to %s instead", why, args.save)
-        detector = (ModelDetector(args.detector, args.detector_format)
-                    if args.detector not in (None, "hog", "motion") else make_detector(args.detector))
+        detector = make_run_detector(args.detector, args.detector_format)
         mode = args.mode or ("track" if detector is not None else "full")
-        sink = open_sink(args.save, source.fps) if args.save else None
-        if args.save_json:
-            image = source.kind == "image"
-            image_path = SAMPLE_IMAGE if args.source == "sample" else args.source
-            json_out = PoseJsonWriter(args.save_json, single_image=image,
-                                      image_id=coco_image_id(image_path) if image else 0)
-        with Estimator(args.model, backend=args.backend, running_mode="image" if source.kind == "image" else "video",
-                       threads=args.threads, mode=mode, detector=detector,
+        with Estimator(args.model, backend=args.backend,
+                       running_mode="image" if source.kind == "image" else "video", threads=args.threads, mode=mode, detector=detector,
                        smoothing=None if args.no_smoothing else "auto", score_threshold=args.threshold) as estimator:
+            view = args.view == "window"  # decided once the model loads: a model error stays the only line
+            if view:
+                ok, why = gui_available()
+                if not ok:
+                    view = False
+                    if args.save is None:
+                        args.save = "edgepose_out.png" if source.kind == "image" else "edgepose_out.mp4"
+                    logger.warning("cannot open a window: %s; saving to %s instead", why, args.save)
+            sink = open_sink(args.save, source.fps) if args.save else None
+            if args.save_json:
+                image = source.kind == "image"
+                image_path = SAMPLE_IMAGE if args.source == "sample" else args.source
+                json_out = PoseJsonWriter(args.save_json, single_image=image,
+                                          image_id=coco_image_id(image_path) if image else 0)
             stats = run_stream(estimator, source, sink=sink, view=view, threshold=estimator.score_threshold,
                                realtime=args.realtime, max_frames=args.max_frames, reconnect=policy,
                                max_bad_frames=args.max_bad_frames,
-                               on_result=json_out.write if json_out is not None else None)
+                               on_result=json_out.write if json_out is not None else None,
+                               progress=source.kind == "video" and not args.quiet and sys.stderr.isatty())
     except KeyboardInterrupt:  # Ctrl-C before the stream loop took over SIGINT
         logger.info("interrupted")
         return 130
@@ -164,6 +199,7 @@ def _main(argv: Sequence[str] | None, prog: str | None = None) -> int:
         if json_out is not None:
             json_out.close()
         source.close()
+    logger.info("%s", stats.summary())
     return 3 if stats.reason in ("disconnected", "corrupt") else 0
 
 

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edgepose.cli import run_main
-from edgepose.errors import InputError
+from edgepose.cli import require_paths, run_main
+from edgepose.errors import InputError, install_hint
 
 __all__ = ["TOOLS", "repository_root", "run_tool", "split_export_args"]
 
@@ -38,7 +38,6 @@ TOOLS: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 INT8_SCRIPT = "quantization/int8.py"
 USER_ERROR = 2
-QUANTIZATION_ERROR = 1  # the quantization tools' user-error status (CONTRACTS.md)
 
 #: options only quantization/export.py takes (True: takes a value)
 EXPORT_ONLY = {"--targets": True, "--static-batch": False, "--no-check": False}
@@ -66,7 +65,7 @@ def _require(command: str, modules: Sequence[str], extra: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise InputError(f"edgepose {command} needs {', '.join(missing)}, which is not installed: "
-                         f"pip install -e \".[{extra}]\" from the clone")
+                         f"{install_hint(extra)}")
 
 
 @contextmanager
@@ -158,11 +157,12 @@ def _export_int8(argv: Sequence[str]) -> int:
     saved = sys.argv[0]
     sys.argv[0] = prog
     try:
-        int8["parse_args"](int8_argv)  # its usage errors (a missing --ann) before the fp32 export runs
+        int8_args = int8["parse_args"](int8_argv)  # its usage errors (a missing --ann) before the fp32 export runs
     except SystemExit as exc:
         return _exit_status(exc.code)
     finally:
         sys.argv[0] = saved
+    require_paths([("--ann", int8_args.ann, "file"), ("--images", int8_args.images, "dir")])
     status = _run_script(export_path, "edgepose export", export_argv)
     if status != 0:
         return status

@@ -133,6 +133,8 @@ def export_float(
                 export_tflite(model, spec, tmp, precision=precision, layout=tflite_layout, check=check)
             threshold = stamp_score_threshold(tmp, value=score_threshold, crops=threshold_crops, label=final.name)
             records.append((final, fmt, precision, time.perf_counter() - start, threshold))
+            logger.info("%s: %s %s exported (%d/%d, %.1f s)", spec.name, fmt, precision, len(records), len(targets),
+                        records[-1][3])
         return _finish(records, out)
 
 
@@ -172,4 +174,6 @@ def export_int8(
                 quantize_tflite(model, spec, tmp, calibration, options, layout=tflite_layout)
             threshold = stamp_score_threshold(tmp, value=score_threshold, crops=threshold_crops, label=final.name)
             records.append((final, fmt, "int8", time.perf_counter() - start, threshold))
+            logger.info("%s: %s int8 quantized (%d/%d, %.1f s)", spec.name, fmt, len(records), len(formats),
+                        records[-1][3])
         return _finish(records, out)

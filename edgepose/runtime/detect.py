@@ -69,7 +69,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError
+from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -470,8 +470,8 @@ def make_detector(spec: str | os.PathLike[str] | Detector | None) -> Detector | 
         if spec == "motion":
             return MotionDetector()
         raise InputError(
-            f"unknown detector {spec!r}: pass 'hog', 'motion', a detection model file (.onnx/.tflite/.xml), "
-            "a Detector object, or ModelDetector(path, format)"
+            f"unknown detector {spec!r}{did_you_mean(spec, ('hog', 'motion'))} (pass 'hog', 'motion', a detection "
+            "model file (.onnx/.tflite/.xml), a Detector object, or ModelDetector(path, format))"
         )
     raise InputError(f"detector must be 'hog', 'motion', a model path, a Detector object or None; "
                      f"got {type(spec).__name__}")

@@ -29,6 +29,12 @@ def _check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise InputError(f"draw on a uint8 (H, W, 3) image; got {got}")
+    if not image.flags.writeable:
+        raise InputError("draw writes into the image, and this one is read-only (e.g. a frame shared with the "
+                         "camera or a decoded buffer): draw on a copy, image = image.copy()")
+    if not image.flags.c_contiguous:
+        raise InputError("draw needs a contiguous image, and this one is a view with gaps (e.g. frame[:, ::2] or "
+                         "frame[..., ::-1]): draw on np.ascontiguousarray(image)")
 
 
 def draw_pose(
@@ -95,6 +101,7 @@ def draw_people(
 ) -> np.ndarray:
     """Draw N people, coloured by track id: ``keypoints (N, K, 2)`` px, ``scores (N, K)``,
     ``boxes (N, 4)`` xywh px, ``track_ids (N,)``; ``show_boxes=False`` leaves the boxes out."""
+    _check_image(image)
     for i in range(len(keypoints)):
         tid = int(track_ids[i])
         color = track_color(tid)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from edgepose import zoo
-from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend
+from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend, require_installed
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
 from edgepose.checks import check_hw
-from edgepose.errors import InputError, ModelFileError, UnknownModelError
+from edgepose.errors import InputError, ModelFileError, UnknownModelError, install_hint
 from edgepose.preprocess import InputSpec
 from edgepose.runtime.metadata import validate_metadata
 from edgepose.runtime.metadata_json import METADATA_KEY, loads_metadata
@@ -83,7 +83,25 @@ class ModelInfo:
 # ---- model resolution ---------------------------------------------------------------------
 def _looks_like_path(model: str | os.PathLike[str]) -> bool:
     p = Path(model)
-    return isinstance(model, os.PathLike) or p.suffix.lower() in SUFFIXES or os.sep in str(model)
+    return (isinstance(model, os.PathLike) or p.suffix.lower() in SUFFIXES or os.sep in str(model)
+            or str(model).startswith("~") or (str(model) not in zoo.REGISTRY and p.is_dir()))
+
+
+def _model_path(model: str | os.PathLike[str]) -> Path:
+    """``model`` as a path (``~`` expanded); ModelFileError for a folder or a missing file, in the caller's terms."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+        what = (f"pass one of its model files: {', '.join(inside[:8])}{', ...' if len(inside) > 8 else ''}" if inside
+                else f"it holds no {'/'.join(sorted(SUFFIXES))} file")
+        raise ModelFileError(f"model {model} is a folder, not a model file; {what}")
+    if not path.exists():
+        name = path.name[: -len(path.suffix)] if path.suffix else path.name
+        hint = (f"; did you mean the registry name {name!r} (no suffix)?" if name in zoo.REGISTRY
+                and path.parent == Path(".") else "")
+        shown = f"{model} ({path})" if str(model).startswith("~") else str(model)
+        raise ModelFileError(f"model file {shown} does not exist{hint}")
+    return path
 
 
 def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None,
@@ -104,8 +122,10 @@ def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None
             f"model must be a registry name, a model file path or a loaded Backend; got {type(model).__name__}"
         )
     if _looks_like_path(model):
-        return Path(model)
+        return _model_path(model)
     spec = zoo.get_spec(str(model))
+    if backend is not None:
+        require_installed(backend)
     wanted = [(f, p) for f, p in FILE_PREFERENCE if precision is None or p == precision]
     tried = []
     for fmt, prec in wanted:
@@ -122,13 +142,18 @@ def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None
             continue
         logger.info("%s: using the %s %s file", spec.name, prec, fmt)
         return zoo.fetch_file(model_file)
-    have = [f"{f.format}/{f.precision}" for f in spec.files] or ["none"]
+    if not spec.files:
+        raise UnknownModelError(
+            f"model {spec.name!r} has no weight files (names with files: {', '.join(zoo.names_with_files())}); "
+            "train and export your own (training/train.py, quantization/export.py) and pass the file"
+        )
+    have = [f"{f.format}/{f.precision}" for f in spec.files]
     installed = [n for n in BACKENDS if is_available(n)] or ["none"]
+    extras = " or ".join(install_hint(BACKENDS[n][3]) for n in BACKENDS if not is_available(n))
     raise UnknownModelError(
         f"model {spec.name!r}: no file that the installed backends ({', '.join(installed)}) can read"
         f"{f' with precision {precision}' if precision else ''}; it ships: {', '.join(have)}. Export one with "
-        "quantization/export.py or quantization/int8.py, or install another backend (pip install edgepose[ort] "
-        "/ [tflite] / [openvino])"
+        f"quantization/export.py or quantization/int8.py{f', or install another backend: {extras}' if extras else ''}"
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgepose.errors import InputError
+from edgepose.errors import InputError, did_you_mean
 
 
 LR_SCHEDULES = ("step", "cosine", "linear")
@@ -107,6 +107,15 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+#: names other training code uses for a key, which difflib's spelling match cannot see
+KEY_ALIASES = {
+    "learning_rate": "lr", "base_lr": "lr", "num_epochs": "epochs", "max_epochs": "epochs", "bs": "batch_size",
+    "batch": "batch_size", "num_workers": "workers", "wd": "weight_decay", "out_dir": "output_dir",
+    "output": "output_dir", "warmup": "warmup_steps", "amp": "precision", "checkpoint": "resume",
+    "weights": "init_checkpoint", "scheduler": "lr_schedule", "optim": "optimizer",
+}
+
+
 def _field_types() -> dict[str, Any]:
     hints = typing.get_type_hints(TrainConfig)
     return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
@@ -156,7 +165,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise InputError(f"config {path} must be a flat mapping of key: value")
         for key, value in loaded.items():
             if key not in types:
-                raise InputError(f"config {path}: unknown key {key!r}; known keys: {sorted(types)}")
+                raise InputError(f"config {path}: unknown key {key!r}{did_you_mean(str(key), types, KEY_ALIASES)} "
+                                 "(python training/train.py --help lists the keys)")
             values[key] = parse_value(key, value, types[key])
     tokens = list(overrides or [])
     i = 0
@@ -172,7 +182,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             text = tokens[i + 1]
             i += 1
         if key not in types:
-            raise InputError(f"unknown option --{key}; known keys: {sorted(types)}")
+            raise InputError(f"unknown option --{key}{did_you_mean(key, types, KEY_ALIASES, prefix='--')} "
+                             "(python training/train.py --help lists the keys)")
         values[key] = parse_value(key, text, types[key])
         i += 1
     config = TrainConfig(**values)

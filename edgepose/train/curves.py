@@ -2,7 +2,8 @@
 
 Three panels against training samples seen: the training loss (per logged step), box-normalised
 PCK@0.05/0.1/0.2 and OKS AP (per validation), and the median keypoint error as a fraction of the
-box side (per validation).
+box side (per validation). :func:`extrapolate` fits the validation points against log(samples) to
+say what more samples would give.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +85,59 @@ def plot_training_log(log_csv: str | Path, out_png: str | Path) -> Path | None:
     plt.close(fig)
     tmp.replace(out)
     return out
+
+
+# metrics whose log is fitted (errors shrink like a power of the samples); the rest are fitted as they are
+_LOG_FITTED = ("median_error",)
+
+
+@dataclass(frozen=True)
+class CurveFit:
+    """A least-squares line through one validation metric against ln(samples seen).
+
+    ``value(s) = intercept + slope * ln(s)`` for accuracies (PCK, AP, fractions in 0..1), and
+    ``ln(value(s)) = intercept + slope * ln(s)`` (a power law) for errors such as the median
+    error / box side. ``points`` is how many validations were fitted, from ``first_samples`` on.
+    """
+
+    metric: str
+    slope: float
+    intercept: float
+    points: int
+    first_samples: float
+    last_samples: float
+    last_value: float
+
+    def value_at(self, samples: float) -> float:
+        """The fitted metric after ``samples`` training samples."""
+        line = self.intercept + self.slope * math.log(samples)
+        return math.exp(line) if self.metric in _LOG_FITTED else line
+
+
+def extrapolate(rows: list[dict[str, float]], metric: str, last: int = 0) -> CurveFit:
+    """Fit ``metric`` of the validation rows of a training log (:func:`read_training_log`).
+
+    Args:
+        rows: log rows; those with both ``samples`` and a finite ``metric`` are the points.
+        metric: a log.csv column, e.g. ``"PCK@0.1"`` or ``"median_error"``.
+        last: fit only the last ``last`` points (0: all); early points of a warm start or of
+            the warm-up phase bend the line.
+
+    Raises:
+        ValueError: fewer than two points, or a non-positive error for a power-law metric.
+    """
+    points = [(r["samples"], r[metric]) for r in rows
+              if "samples" in r and r["samples"] > 0 and metric in r and math.isfinite(r[metric])]
+    if last > 0:
+        points = points[-last:]
+    if len(points) < 2:
+        raise ValueError(f"{metric}: {len(points)} validation point(s) in the log; a fit needs at least 2")
+    x = np.log([p[0] for p in points])
+    y = np.array([p[1] for p in points], dtype=np.float64)
+    if metric in _LOG_FITTED:
+        if np.any(y <= 0):
+            raise ValueError(f"{metric}: a power-law fit needs positive values")
+        y = np.log(y)
+    slope, intercept = np.polyfit(x, y, 1)
+    return CurveFit(metric=metric, slope=float(slope), intercept=float(intercept), points=len(points),
+                    first_samples=points[0][0], last_samples=points[-1][0], last_value=points[-1][1])

@@ -100,7 +100,7 @@ step_render() {
     else
         # Build anny's model cache once (~1 min), before $SYNTH_WORKERS processes each look for it.
         timed "anny model cache ($ANNY_CACHE_DIR)" \
-            "$PY" -c 'from edgepose.data.synthetic import get_body_model; get_body_model()'
+            "$PY" -c 'from edgepose.data.synth.body import get_body_model; get_body_model()'
     fi
     for name in "${todo[@]}"; do
         if [[ $name == train ]]; then

@@ -1,12 +1,12 @@
 """Inference backends, one module per runtime; runtimes are imported only when used.
 
-=============  ===============  ================================  ===========================
-name           reads            package                           install
-=============  ===============  ================================  ===========================
-onnxruntime    .onnx            onnxruntime                       ``pip install edgepose[ort]``
-tflite         .tflite          ai-edge-litert (or tflite-runtime) ``pip install edgepose[tflite]``
-openvino       .onnx, .xml      openvino                          ``pip install edgepose[openvino]``
-=============  ===============  ================================  ===========================
+=============  ===============  ================================  ===================================
+name           reads            package                           install (in the clone)
+=============  ===============  ================================  ===================================
+onnxruntime    .onnx            onnxruntime                       ``pip install -e ".[ort]"``
+tflite         .tflite          ai-edge-litert (or tflite-runtime) ``pip install -e ".[tflite]"``
+openvino       .onnx, .xml      openvino                          ``pip install -e ".[openvino]"``
+=============  ===============  ================================  ===================================
 
 :func:`load_backend` picks the backend from the file suffix unless one is named:
 ``.onnx`` -> onnxruntime (OpenVINO when only OpenVINO is installed, with a warning),
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgepose.runtime.backends.base import Backend, QuantParams, TensorInfo, check_model_file
-from edgepose.errors import BackendNotInstalledError, InputError
+from edgepose.errors import BackendNotInstalledError, InputError, install_hint
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,17 @@ def is_available(backend: str) -> bool:
     """Whether the runtime package of ``backend`` is installed (without importing it)."""
     packages = BACKENDS[canonical_name(backend)][2]
     return any(importlib.util.find_spec(p) is not None for p in packages)
+
+
+def require_installed(backend: str) -> str:
+    """The canonical name of ``backend``; BackendNotInstalledError naming its package and extra if missing."""
+    name = canonical_name(backend)
+    if not is_available(name):
+        raise BackendNotInstalledError(
+            f"the {name} backend needs {' or '.join(BACKENDS[name][2])}, which is not installed: "
+            f"{install_hint(BACKENDS[name][3])}"
+        )
+    return name
 
 
 def available_backends() -> list[str]:
@@ -78,17 +89,13 @@ def choose_backend(path: str | os.PathLike[str], backend: str | None = None) -> 
         name = canonical_name(backend)
         if name not in candidates:
             raise InputError(f"the {name} backend cannot read {suffix} files (use one of {list(candidates)})")
-        if not is_available(name):
-            raise BackendNotInstalledError(
-                f"the {name} backend is not installed: pip install edgepose[{BACKENDS[name][3]}]"
-            )
-        return name
+        return require_installed(name)
     for i, name in enumerate(candidates):
         if is_available(name):
             if i > 0:
                 logger.warning("%s is not installed; %s runs %s", candidates[0], name, Path(path).name)
             return name
-    extras = " or ".join(f"pip install edgepose[{BACKENDS[n][3]}]" for n in candidates)
+    extras = " or ".join(install_hint(BACKENDS[n][3]) for n in candidates)
     raise BackendNotInstalledError(f"no runtime for {suffix} files is installed: {extras}")
 
 

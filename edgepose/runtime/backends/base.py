@@ -132,7 +132,7 @@ class Backend(ABC):
     name: ClassVar[str] = ""
     #: file suffixes this runtime reads, lower case with the dot
     suffixes: ClassVar[tuple[str, ...]] = ()
-    #: ``pip install edgepose[<extra>]`` installs the runtime
+    #: ``pip install -e ".[<extra>]"`` (in the clone) installs the runtime
     extra: ClassVar[str] = ""
     #: whether the runtime allows concurrent ``run`` calls on one session
     concurrent_runs: ClassVar[bool] = False

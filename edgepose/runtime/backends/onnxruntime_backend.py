@@ -1,4 +1,4 @@
-"""ONNX Runtime backend (``pip install edgepose[ort]``).
+"""ONNX Runtime backend (``pip install -e ".[ort]"``).
 
 Sessions run on the CPU execution provider unless ``providers`` says otherwise.
 ``InferenceSession.run`` is documented as thread-safe, so one backend may serve several
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgepose.runtime.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
-from edgepose.errors import BackendNotInstalledError, ModelFileError
+from edgepose.errors import BackendNotInstalledError, ModelFileError, install_hint
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _import_ort():  # noqa: ANN202 - returns the module
         import onnxruntime
     except ImportError as exc:
         raise BackendNotInstalledError(
-            "the onnxruntime backend needs the onnxruntime package: pip install edgepose[ort]"
+            "the onnxruntime backend needs the onnxruntime package: " + install_hint("ort")
         ) from exc
     return onnxruntime
 

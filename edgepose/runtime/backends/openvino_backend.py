@@ -1,4 +1,4 @@
-"""OpenVINO backend (``pip install edgepose[openvino]``): ``.onnx`` files or OpenVINO IR ``.xml``.
+"""OpenVINO backend (``pip install -e ".[openvino]"``): ``.onnx`` files or OpenVINO IR ``.xml``.
 
 ONNX files are read through OpenVINO's ONNX frontend only (not by probing every
 frontend), so a corrupted file fails with one clear error. ONNX ``metadata_props`` appear
@@ -17,7 +17,7 @@ import numpy as np
 
 from edgepose.runtime.backends.base import Backend, TensorInfo, Worker, check_model_file
 from edgepose.runtime.metadata_json import METADATA_KEY
-from edgepose.errors import BackendNotInstalledError, ModelFileError
+from edgepose.errors import BackendNotInstalledError, ModelFileError, install_hint
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def _import_ov():  # noqa: ANN202 - returns the module
         import openvino
     except ImportError as exc:
         raise BackendNotInstalledError(
-            "the openvino backend needs the openvino package: pip install edgepose[openvino]"
+            "the openvino backend needs the openvino package: " + install_hint("openvino")
         ) from exc
     return openvino
 

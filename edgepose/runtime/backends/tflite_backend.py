@@ -1,4 +1,4 @@
-"""TFLite backend: LiteRT (``ai_edge_litert``), else ``tflite_runtime`` (``pip install edgepose[tflite]``).
+"""TFLite backend: LiteRT (``ai_edge_litert``), else ``tflite_runtime`` (``pip install -e ".[tflite]"``).
 
 Which package serves the interpreter is logged at INFO level when the first model loads
 (and at WARNING level when it is the older ``tflite_runtime``): never chosen silently.
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.runtime.backends.base import Backend, QuantParams, TensorInfo, Worker, check_model_file
-from edgepose.errors import BackendNotInstalledError, ModelFileError
+from edgepose.errors import BackendNotInstalledError, ModelFileError, install_hint
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _import_interpreter() -> tuple[type, str]:
             from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
         except ImportError as exc:
             raise BackendNotInstalledError(
-                "the tflite backend needs ai-edge-litert (or tflite-runtime): pip install edgepose[tflite]"
+                "the tflite backend needs ai-edge-litert (or tflite-runtime): " + install_hint("tflite")
             ) from exc
         package = "tflite_runtime"
     if _logged_runtime != package:

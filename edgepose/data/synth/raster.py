@@ -1,6 +1,6 @@
 """A small vectorised z-buffer triangle rasteriser on the CPU (numpy only).
 
-It exists for the synthetic-human generator (:mod:`edgepose.data.synthetic`): meshes of a
+It exists for the synthetic-human generator (:mod:`edgepose.data.synth`): meshes of a
 few tens of thousands of triangles rendered at low resolution (128 to 512 pixels), where
 most triangles cover zero to a few pixel centres. Triangles are grouped by the size of
 their pixel bounding box, every candidate pixel of a group is tested at once, and the

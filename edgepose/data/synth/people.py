@@ -1,0 +1,128 @@
+"""People of a scene: random body shapes, poses and outfits, standing on the ground, with
+an optional seat box for sitting poses."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgepose.data.synth import clothing, texture
+from edgepose.data.synth import pose as synth_pose
+from edgepose.data.synth.backgrounds import BackgroundLibrary
+from edgepose.data.synth.body import BodyModel
+from edgepose.data.synth.config import SynthConfig
+
+
+@dataclass
+class Person:
+    """One person of a scene, posed and placed in the world (metres, z up).
+
+    Attributes:
+        vertices: (V, 3) world positions.
+        keypoints: (17, 3) world positions of the COCO keypoints.
+        albedo: (V, 3) float32 RGB in [0, 1].
+        height: standing (rest-pose) height in metres.
+        family: pose family name.
+        seat: (8, 3) world corners of a box the person sits on (:data:`BOX_FACES`
+            order), or None.
+        seat_albedo: (3,) RGB in [0, 1] of the seat.
+    """
+
+    vertices: np.ndarray
+    keypoints: np.ndarray
+    albedo: np.ndarray
+    height: float
+    family: str
+    seat: np.ndarray | None = None
+    seat_albedo: np.ndarray | None = None
+
+    def moved(self, shift: np.ndarray) -> Person:
+        """The same person translated by ``shift`` (3,) metres."""
+        seat = None if self.seat is None else self.seat + shift
+        return dataclasses.replace(self, vertices=self.vertices + shift, keypoints=self.keypoints + shift, seat=seat)
+
+
+#: Triangles of a box whose 8 corners are ordered ``(x, y, z)`` bits as ``x + 2y + 4z``
+#: (0 = low side), counter-clockwise seen from outside.
+BOX_FACES = np.array([
+    [0, 2, 1], [1, 2, 3],  # z low
+    [4, 5, 6], [5, 7, 6],  # z high
+    [0, 1, 4], [1, 5, 4],  # y low
+    [2, 6, 3], [3, 6, 7],  # y high
+    [0, 4, 2], [2, 4, 6],  # x low
+    [1, 3, 5], [3, 7, 5],  # x high
+], dtype=np.int64)
+
+
+def box_corners(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(8, 3) corners of the axis-aligned box [low, high] in :data:`BOX_FACES` order."""
+    bits = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], dtype=np.float64)
+    return low + bits * (high - low)
+
+
+def _sample_seat(body: BodyModel, rng: np.random.Generator, vertices: np.ndarray) -> np.ndarray | None:
+    """A box under the buttocks and thighs of a seated body (body frame), or None when
+    the seat would be too low."""
+    regions = body.regions
+    seated = (regions == clothing.REGIONS.index("pelvis")) | (
+        (regions == clothing.REGIONS.index("leg")) & (body.limb_coord < 0.45))
+    top = vertices[seated, 2].min()
+    ground = vertices[:, 2].min()
+    if top - ground < 0.15:
+        return None
+    centre = vertices[seated, :2].mean(axis=0) + np.array([0.0, rng.uniform(0.0, 0.08)])
+    half = np.array([rng.uniform(0.2, 0.35), rng.uniform(0.18, 0.28)])
+    return box_corners(np.array([*(centre - half), ground]), np.array([*(centre + half), top]))
+
+
+def sample_phenotype(rng: np.random.Generator, child_prob: float) -> dict[str, float]:
+    """anny phenotype values in [0, 1]. Age: 1/3 child, 2/3 young adult, 1 old."""
+    age = rng.uniform(0.36, 0.6) if rng.random() < child_prob else rng.uniform(0.6, 1.0)
+    return {
+        "gender": float(rng.uniform(0, 1)),
+        "age": float(age),
+        "muscle": float(rng.uniform(0, 1)),
+        "weight": float(rng.beta(2.0, 2.0)),
+        "height": float(rng.uniform(0, 1)),
+        "proportions": float(rng.uniform(0, 1)),
+    }
+
+
+def _yaw_matrix(yaw_deg: float) -> np.ndarray:
+    a = math.radians(yaw_deg)
+    return np.array([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
+
+
+def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: SynthConfig,
+                family: str | None = None, photos: BackgroundLibrary | None = None) -> list[Person]:
+    """Sample, pose and dress ``count`` people, each turned by a random yaw and standing
+    on the ground (lowest vertex at z = 0), centred at the origin in x and y. Garments
+    take photo textures from ``photos`` with probability ``config.photo_texture_prob``."""
+    phenotypes, poses, families = [], [], []
+    for _ in range(count):
+        phenotypes.append(sample_phenotype(rng, config.child_prob))
+        fam, pose = synth_pose.sample_pose(rng, family, config.pose_family_weights)
+        families.append(fam)
+        poses.append(pose)
+    vertices, keypoints, heights = body.pose_people(phenotypes, poses)
+    people = []
+    for i in range(count):
+        seat = None
+        if families[i] == "sitting" and rng.random() < 0.8:
+            seat = _sample_seat(body, rng, vertices[i])
+        rot = _yaw_matrix(rng.uniform(0.0, 360.0))
+        v = vertices[i] @ rot.T
+        k = keypoints[i] @ rot.T
+        offset = np.array([-(v[:, 0].min() + v[:, 0].max()) / 2, -(v[:, 1].min() + v[:, 1].max()) / 2, -v[:, 2].min()])
+        albedo = clothing.clothing_colours(rng, body.regions, body.limb_coord, body.rest_coords,
+                                           body.scalp, body.iris, photos, config.photo_texture_prob)
+        person = Person(v, k, albedo, float(heights[i]), families[i])
+        if seat is not None:
+            person.seat = seat @ rot.T
+            person.seat_albedo = texture.random_colour(rng, value=(0.15, 0.9))
+        people.append(person.moved(offset))
+    return people
+
