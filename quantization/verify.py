@@ -1,54 +1,22 @@
 #!/usr/bin/env python
 """Check exported files against the torch model: logits, decoded keypoints, COCO AP, latency, size.
 
+A thin wrapper kept for the docs and existing scripts: ``python quantization/verify.py ARGS`` is
+``edgepose verify ARGS`` (the program lives in ``edgepose.export.verify_command``; see its docstring
+or ``--help`` for the options and the table). Example::
+
     python quantization/verify.py --checkpoint best.pt exports/simdr_r50_128_*.onnx exports/simdr_r50_128_*.tflite \
         --ann data/coco/annotations/person_keypoints_val2017.json --images data/coco/val2017 --max-images 200
-
-Prints one table: torch fp32 first, then one row per file (see edgepose.export.verify).
-Files run through the runtime backends (edgepose.runtime.backends), like the Estimator. AP uses
-ground-truth boxes, no flip test; latency is the median of one crop at --threads threads.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
-from edgepose.errors import InputError
-from edgepose.export.calibration import coco_person_crops
-from edgepose.export.cli import ArgumentParser, add_model_args, model_from_args, run_main, setup_logging
-from edgepose.export.verify import verify_files, verify_table
+from edgepose.export.verify_command import main, parse_args
+from edgepose.export.cli import run_main
 
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_args(parser)
-    parser.add_argument("files", nargs="+", help=".onnx / .tflite files exported from this model")
-    data = parser.add_argument_group("validation data (COCO format)")
-    data.add_argument("--ann", required=True, help="person_keypoints_*.json")
-    data.add_argument("--images", required=True, help="image folder of --ann")
-    data.add_argument("--max-images", type=int, default=100, help="first N images with persons (default 100)")
-    parser.add_argument("--threads", type=int, default=1, help="runtime threads for latency (default 1)")
-    parser.add_argument("--repeats", type=int, default=30, help="timed runs per file (default 30)")
-    parser.add_argument("--no-ap", action="store_true", help="skip COCO AP")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    setup_logging(args.verbose)
-    if args.max_images < 1 or args.threads < 1 or args.repeats < 1:
-        raise InputError("--max-images, --threads and --repeats must be >= 1")
-    loaded = model_from_args(args)
-    crops = coco_person_crops(args.ann, args.images, loaded.spec, max_images=args.max_images,
-                                progress=sys.stderr.isatty())
-    rows = verify_files(loaded, args.files, crops, threads=args.threads, repeats=args.repeats,
-                        compute_ap=not args.no_ap)
-    print(verify_table(rows))
-    return 0
-
+__all__ = ["main", "parse_args", "run_main"]
 
 if __name__ == "__main__":
     sys.exit(run_main(main))

@@ -2,8 +2,9 @@
 
 Every behaviour of issue 19 built here is checked in a subprocess: exit status and the one
 ``error:`` line (no traceback, nothing processed) for each rejected invocation; the outputs
-of ``edgepose run --save-json``; ``edgepose models``; the repository tools behind
-``edgepose bench|export|verify|train``.
+of ``edgepose run --save-json``; ``edgepose models``; ``edgepose export|verify|train`` (in the
+package, so without a clone: tests/test_wheel.py runs them from the built wheel) and
+``edgepose bench`` (a clone's ``apps/bench.py``).
 """
 
 from __future__ import annotations
@@ -214,8 +215,8 @@ def test_run_and_models_import_no_torch(model: Path, tmp_path: Path) -> None:
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
-# ---- the repository tools -------------------------------------------------------------------------
-def test_tools_run_the_scripts(tmp_path: Path) -> None:
+# ---- the torch-side commands and bench --------------------------------------------------------------
+def test_tools_run_the_programs(tmp_path: Path) -> None:
     proc = edgepose("train", "--config", "nope.yaml", cwd=tmp_path)
     assert proc.returncode == 2 and one_error_line(proc) == "error: --config nope.yaml does not exist"
     proc = edgepose("bench", "--help", cwd=tmp_path)
@@ -237,11 +238,11 @@ def test_tools_run_the_scripts(tmp_path: Path) -> None:
 def test_split_export_args() -> None:
     export, int8 = tools.split_export_args(
         ["--checkpoint", "a.pt", "--ann", "x.json", "--images", "im", "--targets", "onnx", "--out-dir", "e", "-v",
-         "--subset-size=10", "--static-batch", "--score-threshold", "0.1"])
+         "--subset-size=10", "--static-batch", "--score-threshold", "0.1", "--attention", "int8"])
     assert export == ["--checkpoint", "a.pt", "--targets", "onnx", "--out-dir", "e", "-v", "--static-batch",
                       "--score-threshold", "0.1"]
     assert int8 == ["--checkpoint", "a.pt", "--ann", "x.json", "--images", "im", "--out-dir", "e", "-v",
-                    "--subset-size=10", "--score-threshold", "0.1"]
+                    "--subset-size=10", "--score-threshold", "0.1", "--attention", "int8"]
 
 
 def test_tools_without_a_clone_or_torch(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -250,6 +251,12 @@ def test_tools_without_a_clone_or_torch(monkeypatch: pytest.MonkeyPatch, capsys:
     assert tools.run_tool("bench", ["--help"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: edgepose bench runs apps/bench.py from a clone of the edgepose repository")
+    # export, verify and train are in the package: no clone needed
+    for command in ("export", "verify", "train"):
+        assert tools.run_tool(command, ["--help"]) == 0
+        assert capsys.readouterr().out.startswith(f"usage: edgepose {command} ")
+    assert tools.run_tool("export", ["--int8", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: edgepose export --int8 ")
     real_find_spec = tools.importlib.util.find_spec
     monkeypatch.setattr(tools.importlib.util, "find_spec",
                         lambda name, *a: None if name == "torch" else real_find_spec(name, *a))

@@ -5,12 +5,16 @@ Commands:
 * ``run`` — pose estimation on a camera, video, image or ``sample`` (:mod:`edgepose.commands.run`,
   also ``python apps/webcam.py``);
 * ``models`` — the registry and which names have files runnable here (:mod:`edgepose.commands.models`);
-* ``bench``, ``export``, ``verify``, ``train`` — the repository's tools ``apps/bench.py``,
-  ``quantization/export.py`` (``--int8``: ``quantization/int8.py``), ``quantization/verify.py`` and
-  ``training/train.py``, run exactly as ``python <script>`` runs them (:mod:`edgepose.commands.tools`).
-  They need a clone installed with ``pip install -e``; ``export``/``verify``/``train`` also need torch.
+* ``export`` (``--int8``: with int8 files, calibrated), ``verify``, ``train`` — the torch-side
+  programs (:mod:`edgepose.export.export_command`, :mod:`~edgepose.export.int8_command`,
+  :mod:`~edgepose.export.verify_command`, :mod:`~edgepose.train.train_command`; also ``python
+  quantization/export.py``, ``quantization/int8.py``, ``quantization/verify.py``,
+  ``training/train.py`` in a clone). They run from an installed wheel and need the ``export`` /
+  ``train`` extra (torch); :mod:`edgepose.commands.tools` imports them only when they run;
+* ``bench`` — ``apps/bench.py`` of a clone installed with ``pip install -e``
+  (:mod:`edgepose.commands.tools`).
 
-``run`` and ``models`` are in the package and never import torch. A user error is one
+``run`` and ``models`` never import torch. A user error is one
 ``error:`` line on stderr and exit status 2, as in every script of the repository.
 """
 
@@ -26,11 +30,11 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, str] = {
     "run": "pose estimation on a camera, video, image or 'sample' (python apps/webcam.py)",
     "models": "the registry: which models have files runnable here, their size, precision and training data",
-    "bench": "latency of model files per backend and precision (python apps/bench.py)",
+    "bench": "latency of model files per backend and precision (python apps/bench.py; a clone only)",
     "export": "export a checkpoint to ONNX/TFLite fp32+fp16 (python quantization/export.py); "
               "--int8: int8 with calibration data (python quantization/int8.py)",
     "verify": "check exported files against the torch model (python quantization/verify.py)",
-    "train": "train a model from a config (python training/train.py)",
+    "train": "train a model: --model NAME and keys, or --config FILE (python training/train.py)",
 }
 USER_ERROR = 2
 

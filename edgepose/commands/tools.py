@@ -1,55 +1,64 @@
-"""``edgepose bench|export|verify|train``: the repository's tools, run as ``python <script>`` runs them.
+"""``edgepose export|verify|train|bench``: the torch-side commands and the clone-only benchmark.
 
-The tools (``apps/bench.py``, ``quantization/export.py``, ``quantization/int8.py``,
-``quantization/verify.py``, ``training/train.py``) stay scripts in the repository — users and
-docs call them by path, and they read the clone's configs, peers and data — so these
-commands need a clone installed with ``pip install -e``: the script is looked up beside the
-``edgepose`` package and run as ``__main__`` (same options, output and exit
-status as the script; usage lines say ``edgepose <command>``). A missing clone or a missing
-torch is one ``error:`` line and exit status 2, before anything is imported.
+``export`` (:mod:`edgepose.export.export_command`; ``--int8``: also :mod:`edgepose.export.int8_command`),
+``verify`` (:mod:`edgepose.export.verify_command`) and ``train`` (:mod:`edgepose.train.train_command`) are
+in the package, so they run from an installed wheel; ``python quantization/export.py``,
+``quantization/int8.py``, ``quantization/verify.py`` and ``training/train.py`` are thin
+wrappers of the same programs. Their modules import torch, so they are imported only here,
+when the command runs, after a check that the modules they need are installed (a missing one
+is one ``error:`` line and exit status 2); ``edgepose run`` and ``edgepose models`` never
+import them.
+
+``bench`` runs ``apps/bench.py`` of the clone the package was installed from
+(``pip install -e``) as ``python apps/bench.py`` runs it; an install without a clone says so
+in one line.
 
 ``edgepose export --int8 ...`` writes the fp32 files and the int8 ones in one command: the
-options of ``quantization/int8.py`` are checked first, then ``quantization/export.py`` runs
-with the options it knows, then ``quantization/int8.py`` with its own.
+options of both are checked first (and the calibration data is looked for), then the fp32
+export runs with the options it knows, then the int8 export with its own.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import runpy
 import sys
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from edgepose.cli import require_paths, run_main
+from edgepose.cli import run_main
 from edgepose.errors import InputError, install_hint
 
-__all__ = ["TOOLS", "repository_root", "run_tool", "split_export_args"]
+__all__ = ["CLONE_TOOLS", "TOOLS", "repository_root", "run_tool", "split_export_args"]
 
-#: command -> (script in the clone, modules it needs, the extra that installs them)
+#: command -> (its module in the package, the modules it needs, the extra that installs them)
 TOOLS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "bench": ("apps/bench.py", ("cv2", "numpy"), "ort"),
-    "export": ("quantization/export.py", ("torch", "nncf", "onnx"), "export"),
-    "verify": ("quantization/verify.py", ("torch", "nncf", "onnx"), "export"),
-    "train": ("training/train.py", ("torch",), "train"),
+    "export": ("edgepose.export.export_command", ("torch", "nncf", "onnx"), "export"),
+    "verify": ("edgepose.export.verify_command", ("torch", "nncf", "onnx"), "export"),
+    "train": ("edgepose.train.train_command", ("torch", "yaml"), "train"),
 }
-INT8_SCRIPT = "quantization/int8.py"
+#: command -> (its script in a clone, the modules it needs, the extra that installs them)
+CLONE_TOOLS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "bench": ("apps/bench.py", ("cv2", "numpy"), "ort"),
+}
+#: the int8 half of ``edgepose export --int8`` (the torch side: imported by name, only when it runs)
+INT8_MODULE = "edgepose.export.int8_command"
 USER_ERROR = 2
 
-#: options only quantization/export.py takes (True: takes a value)
+#: options only the fp32 export takes (True: takes a value)
 EXPORT_ONLY = {"--targets": True, "--static-batch": False, "--no-check": False}
-#: options only quantization/int8.py takes
+#: options only the int8 export takes
 INT8_ONLY = {"--ann": True, "--images": True, "--subset-size": True, "--seed": True, "--formats": True,
-             "--preset": True, "--head": True, "--bias-correction": True, "--fuse-residual-adds": False}
+             "--preset": True, "--head": True, "--attention": True, "--bias-correction": True,
+             "--fuse-residual-adds": False}
 
 
 def repository_root() -> Path | None:
     """The clone the ``edgepose`` package was installed from (``pip install -e``), or None (a wheel)."""
     root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() and (root / "quantization").is_dir() else None
+    return root if (root / "pyproject.toml").is_file() and (root / "apps").is_dir() else None
 
 
 def _script(command: str, relative: str) -> Path:
@@ -114,16 +123,10 @@ def _run_script(path: Path, prog: str, argv: Sequence[str]) -> int:
     return 0
 
 
-def _load(path: Path, prog: str) -> dict[str, Any]:
-    """The globals of the script at ``path``, imported (not run) under another name."""
-    with _as_script(path, prog):
-        return runpy.run_path(str(path), run_name=f"edgepose_tool_{path.stem}")
-
-
 def split_export_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(arguments for quantization/export.py, arguments for quantization/int8.py) of ``export --int8``.
+    """(arguments of the fp32 export, arguments of the int8 export) of ``export --int8``.
 
-    Options only one script takes go to that script; the others (the model, ``--out-dir``,
+    Options only one program takes go to that program; the others (the model, ``--out-dir``,
     ``--opset``, ``--tflite-layout``, ``--score-threshold``, ``-v``) go to both.
     """
     export: list[str] = []
@@ -150,36 +153,40 @@ def split_export_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _export_int8(argv: Sequence[str]) -> int:
-    export_path, int8_path = _script("export", TOOLS["export"][0]), _script("export", INT8_SCRIPT)
+    """``edgepose export --int8 ARGV``: every option checked, then the fp32 files, then the int8 files."""
+    export = importlib.import_module(TOOLS["export"][0])  # torch: only when the command runs
+    int8 = importlib.import_module(INT8_MODULE)
+
     export_argv, int8_argv = split_export_args(argv)
     prog = "edgepose export --int8"
-    int8 = _load(int8_path, prog)
-    saved = sys.argv[0]
-    sys.argv[0] = prog
-    try:
-        int8_args = int8["parse_args"](int8_argv)  # its usage errors (a missing --ann) before the fp32 export runs
-    except SystemExit as exc:
-        return _exit_status(exc.code)
-    finally:
-        sys.argv[0] = saved
-    require_paths([("--ann", int8_args.ann, "file"), ("--images", int8_args.images, "dir")])
-    status = _run_script(export_path, "edgepose export", export_argv)
+    int8_args = int8.parse_args(int8_argv, prog)  # its usage errors (a missing --ann) before the fp32 export runs
+    export_args = export.parse_args(export_argv, prog)
+    int8.check_data(int8_args)  # and calibration data that is not there
+    status = export.export(export_args)
     if status != 0:
         return status
-    return _run_script(int8_path, prog, int8_argv)
+    return int8.quantize(int8_args)
 
 
 def run_tool(command: str, argv: Sequence[str]) -> int:
-    """Run the tool behind ``edgepose <command>`` with ``argv``; its exit status."""
-    relative, modules, extra = TOOLS[command]
+    """Run the program behind ``edgepose <command>`` with ``argv``; its exit status."""
+    prog = f"edgepose {command}"
 
     def start(args: Sequence[str] | None) -> int:
-        _require(command, modules, extra)
         rest = list(args or [])
+        if command in CLONE_TOOLS:
+            relative, modules, extra = CLONE_TOOLS[command]
+            _require(command, modules, extra)
+            return _run_script(_script(command, relative), prog, rest)
+        name, modules, extra = TOOLS[command]
+        _require(command, modules, extra)
         if command == "export" and "--int8" in rest:
             rest.remove("--int8")
             return _export_int8(rest)
-        return _run_script(_script(command, relative), f"edgepose {command}", rest)
+        main: Callable[[Sequence[str], str], int] = importlib.import_module(name).main
+        return main(rest, prog)
 
-    runner: Callable[[Sequence[str] | None], int] = start
-    return run_main(runner, list(argv), exit_code=USER_ERROR)
+    try:
+        return run_main(start, list(argv), exit_code=USER_ERROR)
+    except SystemExit as exc:  # argparse's usage errors and --help
+        return _exit_status(exc.code)
