@@ -57,3 +57,19 @@ def test_export_prints_one_line_per_step_and_everything_with_v(tmp_path: Path) -
     verbose = proc.stderr.strip().splitlines()
     assert len(verbose) > 10 and any(" onnx_ir." in line or "torch" in line for line in verbose)
     assert any("edgepose.export.onnx_export: wrote " in line for line in verbose)
+
+
+@pytest.mark.slow  # one fp32 export and its NNCF int8 quantization, about 30 s here
+def test_int8_keeps_nncf_quiet_and_stdout_for_the_table(tmp_path: Path) -> None:
+    """nncf sets its own logger to INFO when first imported and draws progress bars on stdout:
+    neither may reach the default output, whose stdout is the result table alone."""
+    fixtures = ROOT / "tests" / "fixtures" / "synth_small"
+    proc = subprocess.run([sys.executable, str(ROOT / "quantization" / "int8.py"), "--model", "simdr_r18_64",
+                           "--random-init", "--ann", str(fixtures / "annotations" / "person_keypoints.json"),
+                           "--images", str(fixtures / "images"), "--out-dir", "ex", "--formats", "onnx",
+                           "--subset-size", "8"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO:nncf" not in proc.stderr and "INFO:nncf" not in proc.stdout
+    table = proc.stdout.strip().splitlines()
+    assert len(table) == 3 and table[2].startswith("ex/simdr_r18_64_int8.onnx"), proc.stdout

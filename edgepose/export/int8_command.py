@@ -29,6 +29,7 @@ path (``Estimator("x_int8.onnx")``) uses it; ``--score-threshold S`` stores S in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -86,6 +87,8 @@ def quantize(args: argparse.Namespace) -> int:
         EdgeposeError: a user error (missing calibration data, a bad ``--formats``), for
             :func:`edgepose.cli.run_main` to print as one line.
     """
+    import nncf  # noqa: F401 - nncf sets its logger to INFO when first imported: first, then quieted
+
     setup_logging(args.verbose)
     formats = parse_list(args.formats, INT8_FORMATS, "formats")
     options = QuantOptions(subset_size=args.subset_size, preset=args.preset, head=args.head,
@@ -95,9 +98,11 @@ def quantize(args: argparse.Namespace) -> int:
     loaded = model_from_args(args)
     crops = calibration_crops(args.ann, args.images, loaded.spec, args.subset_size, seed=args.seed,
                                progress=sys.stderr.isatty())
-    records = export_int8(loaded, args.out_dir, crops.batch, formats, options, opset=args.opset,
-                          tflite_layout=args.tflite_layout, progress=False, score_threshold=args.score_threshold,
-                          threshold_crops=None if args.score_threshold is not None else crops)
+    # NNCF draws its progress bars on stdout, which carries the result table: they go to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        records = export_int8(loaded, args.out_dir, crops.batch, formats, options, opset=args.opset,
+                              tflite_layout=args.tflite_layout, progress=False, score_threshold=args.score_threshold,
+                              threshold_crops=None if args.score_threshold is not None else crops)
     print(summary_table(records))
     return 0
 
