@@ -5,11 +5,11 @@
     python training/curves.py runs/v2/simdr_r50_128 --last 4 --at 3e6 --plot curves.png
 
 Prints each validation (samples seen, PCK@0.05/0.1/0.2, median error / box side, OKS AP), then,
-for each metric, a least-squares line through the validations against ln(samples) (a power law
-for the median error) and its value at 2x the samples seen so far and at each ``--at``. The fit
-describes the run so far: a schedule that decays the learning rate to zero usually adds a late
-gain that the line does not foresee, so the extrapolation is a floor for the same recipe, not a
-promise.
+for each metric, a power law of the samples fitted to the validations (of the median error, and
+of the miss rate 1 - value for PCK and AP) and its value at 2x the samples seen so far and at each
+``--at``. The fit describes the trend of the run so far, not a promise: the decay of the learning
+rate to zero adds a late gain the early points do not show, while a model that nears what it can
+learn from its data gains less than the trend.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     targets = [2 * vals[-1]["samples"], *args.at]
     print()
-    print("| metric | fitted points | slope per ln(samples) | " + " | ".join(f"at {t:.3g}" for t in targets) + " |")
+    print("| metric | fitted points | power (d ln y / d ln samples) | " + " | ".join(f"at {t:.3g}" for t in targets) + " |")
     print("|---" * (3 + len(targets)) + "|")
     for metric in METRICS:
         try:

@@ -2,8 +2,8 @@
 
 Three panels against training samples seen: the training loss (per logged step), box-normalised
 PCK@0.05/0.1/0.2 and OKS AP (per validation), and the median keypoint error as a fraction of the
-box side (per validation). :func:`extrapolate` fits the validation points against log(samples) to
-say what more samples would give.
+box side (per validation). :func:`extrapolate` fits power laws of the samples to the validation
+points to say what more samples would give.
 """
 
 from __future__ import annotations
@@ -87,17 +87,17 @@ def plot_training_log(log_csv: str | Path, out_png: str | Path) -> Path | None:
     return out
 
 
-# metrics whose log is fitted (errors shrink like a power of the samples); the rest are fitted as they are
-_LOG_FITTED = ("median_error",)
+# errors, fitted as power laws of the samples; every other metric is an accuracy in 0..1 whose
+# miss rate (1 - value) is fitted as a power law, so that no extrapolation passes 1
+_ERRORS = ("median_error",)
 
 
 @dataclass(frozen=True)
 class CurveFit:
-    """A least-squares line through one validation metric against ln(samples seen).
-
-    ``value(s) = intercept + slope * ln(s)`` for accuracies (PCK, AP, fractions in 0..1), and
-    ``ln(value(s)) = intercept + slope * ln(s)`` (a power law) for errors such as the median
-    error / box side. ``points`` is how many validations were fitted, from ``first_samples`` on.
+    """A power law of the samples seen through one validation metric: a least-squares line
+    ``ln(y) = intercept + slope * ln(samples)`` with ``y`` the metric itself for errors (the
+    median error / box side) and ``y = 1 - metric`` (the miss rate) for accuracies in 0..1
+    (PCK, AP). ``points`` is how many validations were fitted, from ``first_samples`` on.
     """
 
     metric: str
@@ -110,8 +110,8 @@ class CurveFit:
 
     def value_at(self, samples: float) -> float:
         """The fitted metric after ``samples`` training samples."""
-        line = self.intercept + self.slope * math.log(samples)
-        return math.exp(line) if self.metric in _LOG_FITTED else line
+        y = math.exp(self.intercept + self.slope * math.log(samples))
+        return y if self.metric in _ERRORS else 1.0 - y
 
 
 def extrapolate(rows: list[dict[str, float]], metric: str, last: int = 0) -> CurveFit:
@@ -119,12 +119,13 @@ def extrapolate(rows: list[dict[str, float]], metric: str, last: int = 0) -> Cur
 
     Args:
         rows: log rows; those with both ``samples`` and a finite ``metric`` are the points.
-        metric: a log.csv column, e.g. ``"PCK@0.1"`` or ``"median_error"``.
+        metric: a log.csv column, e.g. ``"PCK@0.1"`` (an accuracy, 0..1) or ``"median_error"``.
         last: fit only the last ``last`` points (0: all); early points of a warm start or of
             the warm-up phase bend the line.
 
     Raises:
-        ValueError: fewer than two points, or a non-positive error for a power-law metric.
+        ValueError: fewer than two points, an error that is not positive, or an accuracy
+            outside [0, 1).
     """
     points = [(r["samples"], r[metric]) for r in rows
               if "samples" in r and r["samples"] > 0 and metric in r and math.isfinite(r[metric])]
@@ -134,10 +135,12 @@ def extrapolate(rows: list[dict[str, float]], metric: str, last: int = 0) -> Cur
         raise ValueError(f"{metric}: {len(points)} validation point(s) in the log; a fit needs at least 2")
     x = np.log([p[0] for p in points])
     y = np.array([p[1] for p in points], dtype=np.float64)
-    if metric in _LOG_FITTED:
-        if np.any(y <= 0):
-            raise ValueError(f"{metric}: a power-law fit needs positive values")
-        y = np.log(y)
-    slope, intercept = np.polyfit(x, y, 1)
+    if metric not in _ERRORS:
+        if np.any((y < 0) | (y >= 1)):
+            raise ValueError(f"{metric}: an accuracy fit needs values in [0, 1)")
+        y = 1.0 - y
+    elif np.any(y <= 0):
+        raise ValueError(f"{metric}: a power-law fit needs positive values")
+    slope, intercept = np.polyfit(x, np.log(y), 1)
     return CurveFit(metric=metric, slope=float(slope), intercept=float(intercept), points=len(points),
                     first_samples=points[0][0], last_samples=points[-1][0], last_value=points[-1][1])
