@@ -24,11 +24,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: files the wheel must hold: the runtime, the shipped weights' manifest, the sample, every command
-REQUIRED = ("edgepose/__init__.py", "edgepose/estimator.py", "edgepose/backends/__init__.py",
+REQUIRED = ("edgepose/__init__.py", "edgepose/runtime/estimator.py", "edgepose/runtime/backends/__init__.py",
             "edgepose/weights/manifest.json", "edgepose/commands/__init__.py", "edgepose/commands/run.py",
-            "edgepose/commands/models.py", "edgepose/commands/tools.py", "edgepose/commands/export.py",
-            "edgepose/commands/int8.py", "edgepose/commands/verify.py", "edgepose/commands/train.py",
-            "edgepose/export/pipeline.py", "edgepose/train/engine.py")
+            "edgepose/commands/models.py", "edgepose/commands/tools.py", "edgepose/export/export_command.py",
+            "edgepose/export/int8_command.py", "edgepose/export/verify_command.py",
+            "edgepose/train/train_command.py", "edgepose/export/pipeline.py", "edgepose/train/engine.py",
+            "edgepose/data/synth/background_denylist.json")
 #: top-level folders of the clone that stay out of the wheel
 CLONE_ONLY = ("tests", "apps", "training", "quantization", "data", "runs", "exports")
 
