@@ -55,7 +55,7 @@ def test_box_faces_point_outwards() -> None:
     np.testing.assert_array_equal(culled.face, full.face)
 
 
-@pytest.mark.parametrize("family", sorted(synth_pose.POSE_FAMILIES))
+@pytest.mark.parametrize("family", sorted({*synth_pose.POSE_FAMILIES, *synth_pose.POSE_FAMILIES_V2}))
 def test_sampled_poses_within_limits(family: str) -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -9,6 +9,9 @@ held-out photos for an out-of-distribution val set, and camera / light effects:
         --backgrounds photos --background-split ood --photo-texture-prob 0.3 --ground-prob 0.5 --shadow-prob 0.5 \
         --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
 
+Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures):
+``--pose-sampler v2``.
+
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
 same photo cache). The first run on a machine builds anny's model cache (about a
@@ -34,6 +37,7 @@ from edgepose.data.synth import SYNTH_VERSION, SynthConfig, generate_dataset
 from edgepose.data.synth.backgrounds import SPLITS, get_background_library
 from edgepose.data.synth.body import body_cache_ready, get_body_model
 from edgepose.data.synth.config import BACKGROUNDS
+from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS
 from edgepose.errors import InputError
 
 USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
@@ -78,6 +82,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="vertical field of view range in degrees (default 30 65; wide and tele: e.g. 12 95)")
     p.add_argument("--elevation", type=float, nargs=2, default=(-10.0, 35.0), metavar=("LOW", "HIGH"),
                    help="camera elevation range in degrees, positive looking down (default -10 35)")
+    p.add_argument("--pose-sampler", choices=sorted(POSE_SAMPLERS), default="v1",
+                   help="pose families and kinematics: v1 (default), or v2 (pedestrians: walking with a natural "
+                   "arm swing, arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing; "
+                   "elbows straight at angle 0)")
+    p.add_argument("--pose-kinematics", choices=sorted(POSE_KINEMATICS), default=None,
+                   help="elbow/knee angle 0 is anny's bent rest pose (v1) or a straight limb (v2); "
+                   "default: as --pose-sampler")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args(argv)
 
@@ -123,6 +134,8 @@ def _main(argv: Sequence[str] | None) -> int:
         image_format=args.format, jpeg_quality=args.jpeg_quality, backgrounds=args.backgrounds,
         background_split=args.background_split,
         background_dir=args.background_dir, fov=tuple(args.fov), elevation=tuple(args.elevation),
+        pose_family_weights=None if args.pose_sampler == "v1" else POSE_SAMPLERS[args.pose_sampler],
+        pose_kinematics=args.pose_kinematics or args.pose_sampler,
         **{name: getattr(args, name) for name in _PROBABILITY_OPTIONS},
     )
     if config.uses_photos:  # a missing photo cache fails here, before the body model loads

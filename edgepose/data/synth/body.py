@@ -139,13 +139,16 @@ class BodyModel:
         return int(self.rest_coords.shape[0])
 
     def pose_people(self, phenotypes: Sequence[Mapping[str, float]],
-                    poses: Sequence[Mapping[str, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    poses: Sequence[Mapping[str, float]], straight_limbs: bool = False,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pose a batch of bodies.
 
         Args:
             phenotypes: per person, anny phenotype values in [0, 1] (gender, age, muscle,
                 weight, height, proportions).
             poses: per person, joint angles in degrees (:mod:`edgepose.data.synth.pose`).
+            straight_limbs: v2 kinematics, elbow and knee angle 0 = a straight limb
+                (:func:`edgepose.data.synth.pose.pose_to_bone_rotations`).
 
         Returns:
             ``vertices (B, V, 3)``, ``keypoints (B, 17, 3)`` in metres in the body frame
@@ -154,7 +157,7 @@ class BodyModel:
         torch = self._torch
         if len(phenotypes) != len(poses) or not poses:
             raise InputError("pose_people needs as many phenotypes as poses, at least one")
-        rotations = [synth_pose.pose_to_bone_rotations(p, self.reference) for p in poses]
+        rotations = [synth_pose.pose_to_bone_rotations(p, self.reference, straight_limbs) for p in poses]
         bones = sorted({b for r in rotations for b in r})
         deltas = {}
         for bone in bones:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edgepose.data.synth.backgrounds import SPLITS
+from edgepose.data.synth.pose import POSE_KINEMATICS
 from edgepose.errors import InputError
 
 #: Version of the generator; bump when the output for a given seed changes.
@@ -44,6 +45,9 @@ class SynthConfig:
         blur_prob: probability of a slight Gaussian blur of the final image.
         pose_family_weights: sampling weights of the pose families (None: defaults of
             :data:`edgepose.data.synth.pose.POSE_FAMILIES`).
+        pose_kinematics: "v1" (elbow and knee angles count from anny's bent rest pose, as in
+            the renders of version 1.0.0) or "v2" (they count from a straight limb; meant for
+            the v2 pose families), :data:`edgepose.data.synth.pose.POSE_KINEMATICS`.
         image_format: "jpg" or "png".
         jpeg_quality: JPEG quality (1-100) for "jpg".
         backgrounds: "procedural" (noise, patterns, shapes) or "photos" (crops of the
@@ -83,6 +87,7 @@ class SynthConfig:
     noise_prob: float = 0.5
     blur_prob: float = 0.2
     pose_family_weights: Mapping[str, float] | None = None
+    pose_kinematics: str = "v1"
     image_format: str = "jpg"
     jpeg_quality: int = 92
     backgrounds: str = "procedural"
@@ -113,6 +118,9 @@ class SynthConfig:
             raise InputError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
         if self.backgrounds not in BACKGROUNDS:
             raise InputError(f"backgrounds must be one of {', '.join(BACKGROUNDS)}; got {self.backgrounds!r}")
+        if self.pose_kinematics not in POSE_KINEMATICS:
+            raise InputError(f"pose_kinematics must be one of {', '.join(POSE_KINEMATICS)}; "
+                             f"got {self.pose_kinematics!r}")
         if self.background_split not in SPLITS:
             raise InputError(f"background_split must be one of {', '.join(SPLITS)}; got {self.background_split!r}")
         for name, lowest, highest in (("fov", 1.0, 170.0), ("elevation", -89.0, 89.0), ("cctv_elevation", -89.0, 89.0)):

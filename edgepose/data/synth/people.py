@@ -107,7 +107,8 @@ def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: S
         fam, pose = synth_pose.sample_pose(rng, family, config.pose_family_weights)
         families.append(fam)
         poses.append(pose)
-    vertices, keypoints, heights = body.pose_people(phenotypes, poses)
+    vertices, keypoints, heights = body.pose_people(phenotypes, poses,
+                                                    synth_pose.POSE_KINEMATICS[config.pose_kinematics])
     people = []
     for i in range(count):
         seat = None

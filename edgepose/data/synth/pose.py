@@ -2,8 +2,8 @@
 
 A pose is a dict of named joint angles in degrees (:data:`JOINT_LIMITS` lists the names
 and the range each is clamped to). :func:`sample_pose` draws one from a pose family
-(standing, walking, running, sitting, arms raised, bending, squatting, kneeling, or
-free within the limits); :func:`pose_to_bone_rotations` turns the angles into per-bone
+(v1: standing, walking, running, sitting, arms raised, bending, squatting, kneeling,
+or free within the limits; v2 adds everyday pedestrian families, :data:`POSE_FAMILIES_V2`); :func:`pose_to_bone_rotations` turns the angles into per-bone
 rotation matrices for anny's ``"local-ref"`` pose parameterisation.
 
 Body frame (anny's, rest pose): x towards the person's left, y towards their back,
@@ -21,8 +21,9 @@ Angle conventions (degrees, ``L``/``R`` sided names mirror each other):
   away from the body. The segment direction is
   ``(s sin(abd), -sin(flex) cos(abd), -cos(flex) cos(abd))`` with ``s = +1`` left,
   ``-1`` right. ``*_twist``: rotation about the segment axis.
-* ``elbow`` / ``knee``: flexion (0 = straight). ``wrist``: flexion, ``ankle``: plantar
-  flexion (toes down).
+* ``elbow`` / ``knee``: flexion (0 = straight with the v2 kinematics; the v1 kinematics
+  count from anny's rest pose, elbows bent about 43 degrees, knees about 10, see
+  :func:`pose_to_bone_rotations`). ``wrist``: flexion, ``ankle``: plantar flexion (toes down).
 """
 
 from __future__ import annotations
@@ -67,6 +68,28 @@ POSE_FAMILIES: dict[str, float] = {
     "free": 0.14,
 }
 
+#: Families weighted like real pedestrians (issue 16): mostly walking with a natural arm
+#: swing and arms hanging, everyday gestures (pockets, crossed arms, hands on hips, phone,
+#: carrying, pointing), a few of the v1 families; one-sided gestures pick their side at
+#: random and every v2 family is mirrored with probability 1/2.
+POSE_FAMILIES_V2: dict[str, float] = {
+    "walking_natural": 0.22, "arms_hanging": 0.12, "hands_in_pockets": 0.07, "arms_crossed": 0.05,
+    "hands_on_hips": 0.04, "phone_call": 0.05, "phone_looking": 0.05, "carrying": 0.06, "pointing": 0.03,
+    "standing": 0.06, "running": 0.05, "sitting": 0.05, "arms_raised": 0.04, "bending": 0.03,
+    "squatting": 0.03, "kneeling": 0.02, "free": 0.03,
+}
+
+#: Named family weightings (``training/synth.py --pose-sampler``): "v1" is the default.
+#: The v2 families are meant for the v2 kinematics (``SynthConfig.pose_kinematics``).
+POSE_SAMPLERS: dict[str, dict[str, float]] = {"v1": POSE_FAMILIES, "v2": POSE_FAMILIES_V2}
+
+#: Kinematics (``SynthConfig.pose_kinematics``): whether elbow and knee angles count from
+#: a straight limb (see :func:`pose_to_bone_rotations`).
+POSE_KINEMATICS: dict[str, bool] = {"v1": False, "v2": True}
+
+#: Angles that change sign under a left/right mirror (the sided ones swap instead).
+_MIRROR_NEGATED = ("spine_lat", "spine_twist", "neck_lat", "neck_twist")
+
 # Share of the spine / neck angles taken by each bone, root to tip.
 _SPINE_BONES = (("spine05", 0.3), ("spine04", 0.2), ("spine03", 0.2), ("spine02", 0.15), ("spine01", 0.15))
 _NECK_BONES = (("neck01", 0.3), ("neck02", 0.25), ("neck03", 0.2), ("head", 0.25))
@@ -92,6 +115,19 @@ def clamp_pose(pose: Mapping[str, float]) -> Pose:
     for name, value in pose.items():
         low, high = JOINT_LIMITS[_limit_key(name)]
         out[name] = float(min(max(value, low), high))
+    return out
+
+
+def mirror_pose(pose: Mapping[str, float]) -> Pose:
+    """The left/right mirror image of ``pose``: sided angles swap sides, sideways leans
+    and twists of the spine and neck change sign (:func:`pose_to_bone_rotations` maps
+    the mirrored angles to the mirrored body)."""
+    out: Pose = {}
+    for name, value in pose.items():
+        if name.endswith((".L", ".R")):
+            out[name[:-1] + ("R" if name.endswith("L") else "L")] = float(value)
+        else:
+            out[name] = -float(value) if name in _MIRROR_NEGATED else float(value)
     return out
 
 
@@ -309,7 +345,148 @@ def _family_free(rng: np.random.Generator) -> Pose:
     return pose
 
 
+# ---------------------------------------------------------- v2: everyday pedestrians
+
+
+def _set_arm(pose: Pose, side: str, flex: float, abd: float, twist: float, elbow: float, wrist: float) -> None:
+    pose[f"shoulder_flex.{side}"] = flex
+    pose[f"shoulder_abd.{side}"] = abd
+    pose[f"shoulder_twist.{side}"] = twist
+    pose[f"elbow.{side}"] = elbow
+    pose[f"wrist.{side}"] = wrist
+
+
+Range = tuple[float, float]
+
+
+def _draw_arm(pose: Pose, side: str, rng: np.random.Generator, flex: Range, abd: Range, twist: Range, elbow: Range,
+              wrist: Range) -> None:
+    """Arm angles drawn uniformly from the given (low, high) ranges, in this order."""
+    _set_arm(pose, side, rng.uniform(*flex), rng.uniform(*abd), rng.uniform(*twist), rng.uniform(*elbow),
+             rng.uniform(*wrist))
+
+
+def _hanging_arm(pose: Pose, side: str, rng: np.random.Generator) -> None:
+    """Arm hanging relaxed at the side, elbow nearly straight."""
+    _draw_arm(pose, side, rng, (-10, 12), (3, 15), (-25, 25), (0, 25), (-15, 15))
+
+
+def _pocket_arm(pose: Pose, side: str, rng: np.random.Generator) -> None:
+    """Hand in a front trouser or coat pocket: upper arm down, forearm forwards to the hip."""
+    _draw_arm(pose, side, rng, (-15, 0), (4, 12), (10, 35), (20, 45), (-10, 20))
+
+
+def _everyday_base(rng: np.random.Generator) -> Pose:
+    """Standing legs, a relaxed torso, both arms hanging."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.6)
+    _standing_legs(pose, rng)
+    for side in SIDES:
+        _hanging_arm(pose, side, rng)
+    return pose
+
+
+def _mirrored_at_random(pose: Pose, rng: np.random.Generator) -> Pose:
+    return mirror_pose(pose) if rng.random() < 0.5 else pose
+
+
+def _family_walking_natural(rng: np.random.Generator) -> Pose:
+    """A walking phase with a natural arm swing: arms below the shoulders, each arm in
+    phase with the opposite leg, elbows bending a little more as the arm swings forward."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.5)
+    phase = rng.uniform(0, 2 * math.pi)
+    stride = rng.uniform(12, 30)
+    swing_gain = rng.uniform(0.4, 1.0)
+    for side, shift in (("L", 0.0), ("R", math.pi)):
+        swing = math.sin(phase + shift)
+        forward_motion = max(0.0, math.cos(phase + shift))
+        pose[f"hip_flex.{side}"] = stride * swing + 3
+        pose[f"hip_abd.{side}"] = rng.uniform(0, 6)
+        pose[f"hip_twist.{side}"] = rng.uniform(-8, 8)
+        pose[f"knee.{side}"] = rng.uniform(0, 8) + 1.6 * stride * forward_motion
+        pose[f"ankle.{side}"] = rng.uniform(-10, 15)
+        arm_flex = -swing_gain * stride * swing + rng.uniform(-4, 4)
+        _set_arm(pose, side, arm_flex, rng.uniform(3, 12), rng.uniform(-20, 20),
+                 rng.uniform(3, 25) + 0.6 * max(0.0, arm_flex), rng.uniform(-15, 15))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_arms_hanging(rng: np.random.Generator) -> Pose:
+    return _mirrored_at_random(_everyday_base(rng), rng)
+
+
+def _family_hands_in_pockets(rng: np.random.Generator) -> Pose:
+    pose = _everyday_base(rng)
+    _pocket_arm(pose, "L", rng)
+    if rng.random() < 0.7:
+        _pocket_arm(pose, "R", rng)
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_arms_crossed(rng: np.random.Generator) -> Pose:
+    pose = _everyday_base(rng)
+    for side in SIDES:
+        _draw_arm(pose, side, rng, (5, 25), (0, 10), (50, 60), (85, 105), (-10, 20))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_hands_on_hips(rng: np.random.Generator) -> Pose:
+    pose = _everyday_base(rng)
+    for side in SIDES if rng.random() < 0.7 else ("L",):
+        _draw_arm(pose, side, rng, (-25, -10), (30, 45), (45, 60), (80, 110), (-20, 20))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_phone_call(rng: np.random.Generator) -> Pose:
+    """Phone held to the left ear (mirrored half of the time), the other arm hanging or in a pocket."""
+    pose = _everyday_base(rng)
+    _draw_arm(pose, "L", rng, (25, 50), (10, 35), (-10, 20), (130, 150), (-20, 20))
+    pose["neck_lat"] = rng.uniform(0, 15)
+    if rng.random() < 0.4:
+        _pocket_arm(pose, "R", rng)
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_phone_looking(rng: np.random.Generator) -> Pose:
+    """Looking down at a phone held in front of the chest with one or both hands."""
+    pose = _everyday_base(rng)
+    pose["neck_flex"] = rng.uniform(20, 45)
+    pose["neck_twist"] = rng.uniform(-10, 10)
+    _draw_arm(pose, "L", rng, (5, 30), (0, 15), (0, 30), (80, 115), (-20, 20))
+    if rng.random() < 0.5:
+        _draw_arm(pose, "R", rng, (5, 30), (0, 15), (0, 30), (80, 115), (-20, 20))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_carrying(rng: np.random.Generator) -> Pose:
+    """Carrying: a bag at the side (straight arm, slightly away from the body) or a box or
+    bag held in front with both forearms."""
+    pose = _everyday_base(rng)
+    if rng.random() < 0.6:
+        _draw_arm(pose, "L", rng, (-5, 10), (8, 20), (-15, 15), (0, 12), (-10, 10))
+    else:
+        for side in SIDES:
+            _draw_arm(pose, side, rng, (10, 35), (5, 20), (0, 25), (70, 100), (-15, 15))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_pointing(rng: np.random.Generator) -> Pose:
+    pose = _everyday_base(rng)
+    _draw_arm(pose, "L", rng, (55, 100), (0, 45), (-20, 20), (0, 15), (-15, 15))
+    return _mirrored_at_random(pose, rng)
+
+
 _FAMILIES: dict[str, Callable[[np.random.Generator], Pose]] = {
+    "walking_natural": _family_walking_natural,
+    "arms_hanging": _family_arms_hanging,
+    "hands_in_pockets": _family_hands_in_pockets,
+    "arms_crossed": _family_arms_crossed,
+    "hands_on_hips": _family_hands_on_hips,
+    "phone_call": _family_phone_call,
+    "phone_looking": _family_phone_looking,
+    "carrying": _family_carrying,
+    "pointing": _family_pointing,
     "standing": _family_standing,
     "walking": _family_walking,
     "running": _family_running,
@@ -328,7 +505,8 @@ def sample_pose(rng: np.random.Generator, family: str | None = None,
 
     Args:
         rng: random generator (the only source of randomness).
-        family: one of :data:`POSE_FAMILIES`; None draws one by ``family_weights``.
+        family: one of :data:`POSE_FAMILIES` or :data:`POSE_FAMILIES_V2`; None draws one by
+            ``family_weights``.
         family_weights: sampling weights per family (default :data:`POSE_FAMILIES`).
 
     Returns:
@@ -405,9 +583,17 @@ class ReferenceSkeleton:
         self.forearm = {s: direction(f"lowerarm01.{s}", f"wrist.{s}") for s in SIDES}
         self.thigh = {s: direction(f"upperleg01.{s}", f"lowerleg01.{s}") for s in SIDES}
         self.shin = {s: direction(f"lowerleg01.{s}", f"foot.{s}") for s in SIDES}
-        # Hinge axes: a positive rotation swings the forearm forwards, the shin backwards.
+        # Hinge axes (v1 kinematics): a positive rotation swings the forearm forwards, the
+        # shin backwards, from anny's rest pose, which bends the elbows by about 43 degrees
+        # and the knees by about 10: there an angle of 0 is that bent limb.
         self.elbow_axis = {s: _unit(np.cross(self.forearm[s], _FORWARD)) for s in SIDES}
         self.knee_axis = {s: _unit(np.cross(self.shin[s], _BACKWARD)) for s in SIDES}
+        # v2 kinematics: first straighten the rest pose's bend, then flex about the hinge of
+        # the straight limb, so that an elbow or knee angle of 0 is a straight limb.
+        self.straighten_forearm = {s: rotation_between(self.forearm[s], self.upper_arm[s]) for s in SIDES}
+        self.straighten_shin = {s: rotation_between(self.shin[s], self.thigh[s]) for s in SIDES}
+        self.straight_elbow_axis = {s: _unit(np.cross(self.upper_arm[s], _FORWARD)) for s in SIDES}
+        self.straight_knee_axis = {s: _unit(np.cross(self.thigh[s], _BACKWARD)) for s in SIDES}
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -420,12 +606,17 @@ def _euler_xyz(flex: float, lat: float, twist: float) -> np.ndarray:
         np.array([0.0, 1.0, 0.0]), lat) @ axis_angle(np.array([1.0, 0.0, 0.0]), flex)
 
 
-def pose_to_bone_rotations(pose: Mapping[str, float], ref: ReferenceSkeleton) -> dict[str, np.ndarray]:
+def pose_to_bone_rotations(pose: Mapping[str, float], ref: ReferenceSkeleton,
+                           straight_limbs: bool = False) -> dict[str, np.ndarray]:
     """Per-bone (3, 3) delta rotations for anny's ``"local-ref"`` parameterisation.
 
     Args:
         pose: joint angles in degrees (missing joints count as 0).
         ref: rest-pose bone directions.
+        straight_limbs: v2 kinematics: elbow and knee angles count from a straight limb,
+            as the module documents. False (v1, the renders of ``SYNTH_VERSION`` 1.0.0):
+            they count from anny's rest pose, whose elbows are bent by about 43 degrees and
+            knees by about 10, so every forearm carries that extra flexion.
 
     Returns:
         mapping bone name -> (3, 3) rotation matrix; bones not listed stay at rest.
@@ -445,11 +636,20 @@ def pose_to_bone_rotations(pose: Mapping[str, float], ref: ReferenceSkeleton) ->
         # Above the horizontal the clavicle takes part of the elevation.
         elevation = math.degrees(math.acos(max(-1.0, min(1.0, -arm_dir[2]))))
         rot[f"clavicle.{side}"] = axis_angle(np.array([0.0, 1.0, 0.0]), -s * 0.25 * max(0.0, elevation - 90.0))
-        rot[f"lowerarm01.{side}"] = axis_angle(ref.elbow_axis[side], p[f"elbow.{side}"])
-        rot[f"wrist.{side}"] = axis_angle(ref.elbow_axis[side], p[f"wrist.{side}"])
+        if straight_limbs:
+            rot[f"lowerarm01.{side}"] = axis_angle(ref.straight_elbow_axis[side], p[f"elbow.{side}"]) @ \
+                ref.straighten_forearm[side]
+            rot[f"wrist.{side}"] = axis_angle(ref.straight_elbow_axis[side], p[f"wrist.{side}"])
+        else:
+            rot[f"lowerarm01.{side}"] = axis_angle(ref.elbow_axis[side], p[f"elbow.{side}"])
+            rot[f"wrist.{side}"] = axis_angle(ref.elbow_axis[side], p[f"wrist.{side}"])
         leg_dir = limb_direction(p[f"hip_flex.{side}"], p[f"hip_abd.{side}"], side)
         rot[f"upperleg01.{side}"] = axis_angle(leg_dir, s * p[f"hip_twist.{side}"]) @ rotation_between(
             ref.thigh[side], leg_dir)
-        rot[f"lowerleg01.{side}"] = axis_angle(ref.knee_axis[side], p[f"knee.{side}"])
+        if straight_limbs:
+            rot[f"lowerleg01.{side}"] = axis_angle(ref.straight_knee_axis[side], p[f"knee.{side}"]) @ \
+                ref.straighten_shin[side]
+        else:
+            rot[f"lowerleg01.{side}"] = axis_angle(ref.knee_axis[side], p[f"knee.{side}"])
         rot[f"foot.{side}"] = axis_angle(np.array([1.0, 0.0, 0.0]), p[f"ankle.{side}"])
     return rot
