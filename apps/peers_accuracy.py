@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -49,11 +48,12 @@ import peers  # noqa: E402  (apps/peers.py, next to this script)
 
 from edgepose import Estimator, zoo  # noqa: E402
 from edgepose.errors import EdgeposeError, InputError  # noqa: E402
-from edgepose.evaluate import coco_keypoint_ap, coco_results, median_error, pck  # noqa: E402
+from edgepose.evaluate import coco_keypoint_ap, coco_results, median_error, pck, strict_json_value  # noqa: E402
 from edgepose.geometry import DEFAULT_PADDING, box_to_center_scale  # noqa: E402
 from edgepose.preprocess import crops_to_frame  # noqa: E402
 from edgepose.skeleton import get_keypoint_set  # noqa: E402
 from edgepose.runtime.timing import time_interleaved_ms  # noqa: E402
+from edgepose.yardstick import mean_signed_offsets  # noqa: E402
 
 logger = logging.getLogger("edgepose.apps.peers_accuracy")
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,29 +137,6 @@ class Scores:
     notes: list[str] = field(default_factory=list)
 
 
-def signed_offsets(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Mean signed offset per keypoint, ``(pred - gt) / max(w, h)`` over labelled keypoints.
-
-    Args:
-        pred, gt: (N, K, 2) frame px; visible: (N, K) bool; boxes: (N, 4) xywh px.
-
-    Returns:
-        (K, 2) mean (dx, dy) in box-side units (NaN for a keypoint never labelled).
-    """
-    p, g = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
-    v = np.asarray(visible, dtype=bool)
-    if p.shape != g.shape or p.ndim != 3 or p.shape[2] != 2 or v.shape != p.shape[:2]:
-        raise InputError(f"pred and gt must be (N, K, 2) and visible (N, K); got {p.shape}, {g.shape}, {v.shape}")
-    side = np.max(np.asarray(boxes, dtype=np.float64)[:, 2:4], axis=1)
-    if side.shape != (p.shape[0],) or np.any(side[v.any(axis=1)] <= 0):
-        raise InputError("boxes must be (N, 4) with a positive side for every labelled person")
-    d = (p - g) / np.where(side > 0, side, 1.0)[:, None, None]
-    counts = v.sum(axis=0)
-    total = np.where(v[..., None], d, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts[:, None] > 0, total / counts[:, None], np.nan)
-
-
 def score(subject: Subject, val: ValSet) -> Scores:
     """Run ``subject`` over every person of ``val`` and compute the metrics."""
     n = len(val.files)
@@ -184,7 +161,7 @@ def score(subject: Subject, val: ValSet) -> Scores:
     stats = coco_keypoint_ap(val.ann_file, results, sigmas, image_ids=sorted(set(val.image_ids.tolist())))
     gt, vis = val.gt[..., :2], val.visible
     per_kp = pck(kp, gt, vis, val.boxes, 0.2, names=COCO17.names)
-    offsets = signed_offsets(kp, gt, vis & found[:, None], val.boxes)
+    offsets = mean_signed_offsets(kp, gt, vis & found[:, None], val.boxes)
     notes = [] if found.all() else [f"pose found in {int(found.sum())} of {n} crops; the others count as misses "
                                     "(crop centre, score 0) except in the signed offsets"]
     result = Scores(subject.name, subject.input_hw, subject.precision, subject.runtime, stats["AP"], stats["AP50"],
@@ -259,17 +236,6 @@ def mediapipe_subject(python: Path) -> Subject:
 
 
 # ---- report ------------------------------------------------------------------------------------
-def _strict(value: Any) -> Any:
-    """``value`` with NaN / inf as None and tuples as lists (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def _f(v: float, nd: int = 3) -> str:
     return "-" if v != v else f"{v:.{nd}f}"
 
@@ -379,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "accuracy.md").write_text(text)
-    (args.out_dir / "accuracy.json").write_text(json.dumps([_strict(r.__dict__) for r in results], indent=1))
+    (args.out_dir / "accuracy.json").write_text(json.dumps([strict_json_value(r.__dict__) for r in results], indent=1))
     if not args.no_plot:
         plot(results, args.out_dir / "accuracy.png", header)
     logger.info("wrote %s", args.out_dir)

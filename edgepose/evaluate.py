@@ -23,6 +23,7 @@ import copy
 import io
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -366,6 +367,17 @@ def predict_with_flip(
 
 
 # ---- PCKh / PCK --------------------------------------------------------------------------
+def strict_json_value(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, inf) replaced by None, so JSON stays strict."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json_value(v) for v in value]
+    return value
+
+
 def check_pose_arrays(
     pred: np.ndarray, gt: np.ndarray, visible: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

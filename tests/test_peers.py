@@ -178,12 +178,12 @@ def test_signed_offsets() -> None:
     pred[0, 1] = [100.0, 100.0]  # keypoint 1 only counts where labelled
     visible = np.array([[True, False, False], [True, True, False]])
     boxes = np.array([[0, 0, 50, 100], [0, 0, 100, 20]], float)  # sides 100 and 100
-    off = peers_accuracy.signed_offsets(pred, gt, visible, boxes)
+    off = peers_accuracy.mean_signed_offsets(pred, gt, visible, boxes)
     np.testing.assert_allclose(off[0], [0.05, -0.1])
     np.testing.assert_allclose(off[1], [0.0, 0.0])
     assert np.isnan(off[2]).all()
     with pytest.raises(InputError):
-        peers_accuracy.signed_offsets(pred, gt, visible[:, :2], boxes)
+        peers_accuracy.mean_signed_offsets(pred, gt, visible[:, :2], boxes)
 
 
 def _tiny_val(tmp_path: Path) -> Path:

@@ -58,6 +58,7 @@ import numpy as np
 
 from edgepose.cli import config_paths, require_paths, run_main
 from edgepose.errors import InputError
+from edgepose.evaluate import strict_json_value
 from edgepose.skeleton import COCO17, KeypointSet
 from edgepose.yardstick import (
     PCK_ALPHAS,
@@ -310,17 +311,6 @@ def tables(rows: list[dict[str, Any]], visibility: str, flip: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _strict(value: Any) -> Any:
-    """``value`` with NaN / inf as None (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _yardstick_main(args: argparse.Namespace, overrides: list[str]) -> int:
     if overrides:
         raise InputError(f"unknown option {overrides[0]!r} with --val (training config keys go with --val_ann); "
@@ -354,7 +344,7 @@ def _yardstick_main(args: argparse.Namespace, overrides: list[str]) -> int:
         settings = {"padding": PADDING, "flip_test": args.flip, "keypoints_counted": VISIBILITY_TEXT[args.visibility],
                     "normaliser": "box side max(w, h) of the ground-truth box",
                     "val": {n: str(f) for n, f in val_sets}, "threads": args.threads}
-        args.json.write_text(json.dumps(_strict({"settings": settings, "results": rows}), indent=1))
+        args.json.write_text(json.dumps(strict_json_value({"settings": settings, "results": rows}), indent=1))
         logger.info("wrote %s", args.json)
     return 0
 

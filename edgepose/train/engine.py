@@ -53,6 +53,7 @@ from edgepose.evaluate import (
     pck,
     pckh,
     predict_with_flip,
+    strict_json_value,
 )
 from edgepose.nn import build
 from edgepose.nn.losses import JointsMSELoss, SimDRLoss, SimDRStarLoss
@@ -489,17 +490,6 @@ def _run(config: TrainConfig, info: distributed.DistInfo) -> dict[str, Any]:
     if info.is_main:
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
     return summary
-
-
-def strict_json_value(value: Any) -> Any:
-    """``value`` with every non-finite float (NaN, inf) replaced by None, so JSON stays strict."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: strict_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json_value(v) for v in value]
-    return value
 
 
 def resume_source(config: TrainConfig, run_dir: Path) -> Path | None:
