@@ -28,7 +28,8 @@ from test_webcam import count_frames, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "apps" / "webcam.py"
-GUI_PYTHON = os.environ.get("EDGEPOSE_GUI_PYTHON", sys.executable)
+#: absolute (not resolved: a venv's python is a symlink), since the tests run it from their tmp_path
+GUI_PYTHON = str(Path(os.environ.get("EDGEPOSE_GUI_PYTHON", sys.executable)).expanduser().absolute())
 
 
 @functools.cache
