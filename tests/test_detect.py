@@ -228,7 +228,7 @@ def test_real_centernet_finds_rendered_people(tmp_path: Path) -> None:
     out = tmp_path / "renders"
     try:
         subprocess.run([sys.executable, str(root / "training/synth.py"), "--out", str(out), "--n", "8", "--size", "512",
-                        "--seed", "4242", "--people-max", "3"], check=True, capture_output=True, timeout=300)
+                        "--seed", "4242", "--people-max", "3", "--preset", "v1"], check=True, capture_output=True, timeout=300)
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
         pytest.skip(f"the renderer is not available here: {exc}")
     coco = json.loads((out / "annotations/person_keypoints.json").read_text())

@@ -132,10 +132,10 @@ def test_synth_cli_pose_flags(body, tmp_path, capsys) -> None:
     spec.loader.exec_module(module)
     import json
 
-    assert module.main(["--out", str(tmp_path / "a"), "--n", "1", "--size", "32", "--pose-sampler", "v2"]) == 0
+    assert module.main(["--out", str(tmp_path / "a"), "--n", "1", "--size", "32", "--preset", "v1", "--pose-sampler", "v2"]) == 0
     settings = json.loads((tmp_path / "a" / "annotations" / "person_keypoints.json").read_text())["info"]["settings"]
     assert settings["pose_kinematics"] == "v2" and settings["pose_family_weights"] == synth_pose.POSE_FAMILIES_V2
-    assert module.main(["--out", str(tmp_path / "b"), "--n", "1", "--size", "32", "--pose-sampler", "v2",
+    assert module.main(["--out", str(tmp_path / "b"), "--n", "1", "--size", "32", "--preset", "v1", "--pose-sampler", "v2",
                         "--pose-kinematics", "v1"]) == 0
     settings = json.loads((tmp_path / "b" / "annotations" / "person_keypoints.json").read_text())["info"]["settings"]
     assert settings["pose_kinematics"] == "v1"

@@ -114,7 +114,7 @@ def test_synth_user_errors(case: str, tmp_path: Path, capsys: pytest.CaptureFixt
         "prob": (["--out", out, "--n", "1", "--child-prob", "-0.1"], "--child-prob must be in [0.0, 1.0]"),
         "out_is_file": (["--out", str(a_file), "--n", "1"], f"--out {a_file} exists and is not a folder"),
         "out_under_file": (["--out", str(a_file / "sub"), "--n", "1"], f"--out {a_file / 'sub'}: cannot create"),
-        "images_is_file": (["--out", str(taken), "--n", "1"], f"cannot write {taken / 'images'}"),
+        "images_is_file": (["--out", str(taken), "--n", "1", "--preset", "v1"], f"cannot write {taken / 'images'}"),
     }[case]
     assert _program("synth").main(argv) == 2
     assert expected in _one_error_line(capsys)

@@ -1,16 +1,15 @@
 """Render a synthetic COCO keypoint dataset of anny humans.
 
-    python training/synth.py --out data/synth --n 10000 --size 128 --seed 0 --workers 2
+    python training/synth.py --out data/synth --n 10000 --size 192 --seed 0 --workers 2
 
-With background photos (fill the cache first with ``training/fetch_backgrounds.py``),
-held-out photos for an out-of-distribution val set, and camera / light effects:
+The default ``--preset v2`` needs the background-photo cache (fill it first with
+``python training/fetch_backgrounds.py``): photo backgrounds, a ground plane with shadows,
+surveillance cameras, camera effects and pedestrian poses. ``--preset v1`` renders as
+version 1.0.0 did (procedural backgrounds, v1 poses). Every other option overrides the
+preset, e.g. an out-of-distribution val set from the held-out photos with wider lenses:
 
     python training/synth.py --out data/synth_ood --n 400 --size 192 --seed 1000 \
-        --backgrounds photos --background-split ood --photo-texture-prob 0.3 --ground-prob 0.5 --shadow-prob 0.5 \
-        --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
-
-Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures):
-``--pose-sampler v2``.
+        --background-split ood --fov 10 100 --elevation -20 55
 
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
@@ -33,10 +32,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from edgepose.cli import run_main
-from edgepose.data.synth import SYNTH_VERSION, SynthConfig, generate_dataset
+from edgepose.data.synth import SYNTH_VERSION, generate_dataset
 from edgepose.data.synth.backgrounds import SPLITS, get_background_library
 from edgepose.data.synth.body import body_cache_ready, get_body_model
-from edgepose.data.synth.config import BACKGROUNDS
+from edgepose.data.synth.config import BACKGROUNDS, PRESETS, preset_config
 from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS
 from edgepose.errors import InputError
 
@@ -57,38 +56,42 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
     p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format")
     p.add_argument("--jpeg-quality", type=int, default=92)
-    p.add_argument("--supersample", type=int, default=2, help="render at this factor, then downsample")
-    p.add_argument("--occluder-prob", type=float, default=0.35, help="probability of occluders per image")
-    p.add_argument("--child-prob", type=float, default=0.12, help="probability that a person is a child")
-    p.add_argument("--backgrounds", choices=BACKGROUNDS, default="procedural",
+    p.add_argument("--preset", choices=sorted(PRESETS), default="v2",
+                   help="starting settings, which the options below override: v2 (default: background photos, "
+                   "ground and shadows, surveillance cameras, camera effects, pedestrian poses) or v1 (procedural "
+                   "backgrounds and v1 poses, the renders of version 1.0.0)")
+    p.add_argument("--supersample", type=int, default=None, help="render at this factor, then downsample (default 2)")
+    p.add_argument("--occluder-prob", type=float, default=None, help="probability of occluders per image")
+    p.add_argument("--child-prob", type=float, default=None, help="probability that a person is a child")
+    p.add_argument("--backgrounds", choices=BACKGROUNDS, default=None,
                    help="procedural patterns, or crops of background photos (fill the cache first: "
-                   "python training/fetch_backgrounds.py)")
-    p.add_argument("--photo-background-prob", type=float, default=1.0,
-                   help="with --backgrounds photos: probability of a photo per image (default 1)")
-    p.add_argument("--background-split", choices=SPLITS, default="train",
-                   help="photo split: train, or ood (held out for the out-of-distribution val set)")
+                   "python training/fetch_backgrounds.py); v2 preset: photos")
+    p.add_argument("--photo-background-prob", type=float, default=None,
+                   help="with --backgrounds photos: probability of a photo per image")
+    p.add_argument("--background-split", choices=SPLITS, default=None,
+                   help="photo split: train (default), or ood (held out for the out-of-distribution val set)")
     p.add_argument("--background-dir", default=None,
                    help="photo cache (default $EDGEPOSE_BACKGROUNDS or ~/.cache/edgepose/backgrounds)")
-    p.add_argument("--photo-texture-prob", type=float, default=0.0,
-                   help="probability that a garment or occluder gets a photo texture (default 0)")
+    p.add_argument("--photo-texture-prob", type=float, default=None,
+                   help="probability that a garment or occluder gets a photo texture")
     for flag, what in (("--ground-prob", "a textured ground plane in perspective (needs the photo cache)"),
                        ("--shadow-prob", "soft shadows of the people on the ground"),
                        ("--cctv-prob", "a camera looking down 20-50 degrees (surveillance view)"),
                        ("--exposure-prob", "over- or under-exposure"), ("--motion-blur-prob", "motion blur"),
                        ("--defocus-prob", "defocus blur"), ("--lowres-prob", "rendering small and upscaling"),
                        ("--jpeg-prob", "strong JPEG compression")):
-        p.add_argument(flag, type=float, default=0.0, help=f"probability of {what} per image (default 0)")
-    p.add_argument("--fov", type=float, nargs=2, default=(30.0, 65.0), metavar=("LOW", "HIGH"),
-                   help="vertical field of view range in degrees (default 30 65; wide and tele: e.g. 12 95)")
-    p.add_argument("--elevation", type=float, nargs=2, default=(-10.0, 35.0), metavar=("LOW", "HIGH"),
+        p.add_argument(flag, type=float, default=None, help=f"probability of {what} per image")
+    p.add_argument("--fov", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="vertical field of view range in degrees (v1 30 65, v2 15 80; wide and tele: e.g. 12 95)")
+    p.add_argument("--elevation", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="camera elevation range in degrees, positive looking down (default -10 35)")
-    p.add_argument("--pose-sampler", choices=sorted(POSE_SAMPLERS), default="v1",
-                   help="pose families and kinematics: v1 (default), or v2 (pedestrians: walking with a natural "
-                   "arm swing, arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing; "
-                   "elbows straight at angle 0)")
+    p.add_argument("--pose-sampler", choices=sorted(POSE_SAMPLERS), default=None,
+                   help="pose families: v1, or v2 (the v2 preset's: pedestrians walking with a natural arm swing, "
+                   "arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing, and a few v1 "
+                   "families)")
     p.add_argument("--pose-kinematics", choices=sorted(POSE_KINEMATICS), default=None,
                    help="elbow/knee angle 0 is anny's bent rest pose (v1) or a straight limb (v2); "
-                   "default: as --pose-sampler")
+                   "default: v1 with --pose-sampler v1, else v2")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args(argv)
 
@@ -106,11 +109,14 @@ def check_args(args: argparse.Namespace) -> Path:
                                      ("--child-prob", args.child_prob, 0.0, 1.0),
                                      *((f"--{name.replace('_', '-')}", getattr(args, name), 0.0, 1.0)
                                        for name in _PROBABILITY_OPTIONS)):
-        if value < low or (high is not None and value > high):
+        if value is not None and (value < low or (high is not None and value > high)):
             bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
             raise InputError(f"{option} must be {bound}; got {value}")
-    for option, (low, high), lowest, highest in (("--fov", args.fov, 1.0, 170.0),
-                                                 ("--elevation", args.elevation, -89.0, 89.0)):
+    for option, value, lowest, highest in (("--fov", args.fov, 1.0, 170.0),
+                                           ("--elevation", args.elevation, -89.0, 89.0)):
+        if value is None:
+            continue
+        low, high = value
         if not lowest <= low <= high <= highest:
             raise InputError(f"{option} needs LOW <= HIGH within [{lowest}, {highest}]; got {low:g} {high:g}")
     out = Path(args.out)
@@ -123,21 +129,31 @@ def check_args(args: argparse.Namespace) -> Path:
     return out
 
 
+def config_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The SynthConfig settings the command line sets (on top of ``--preset``), by field name."""
+    overrides: dict[str, object] = {"size": args.size, "people_max": args.people_max, "image_format": args.format,
+                                    "jpeg_quality": args.jpeg_quality}
+    for name in ("supersample", "occluder_prob", "child_prob", "backgrounds", "background_split", "background_dir",
+                 *_PROBABILITY_OPTIONS):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    for name in ("fov", "elevation"):
+        if getattr(args, name) is not None:
+            overrides[name] = tuple(getattr(args, name))
+    if args.pose_sampler is not None:
+        overrides["pose_family_weights"] = None if args.pose_sampler == "v1" else POSE_SAMPLERS[args.pose_sampler]
+        overrides["pose_kinematics"] = "v1" if args.pose_sampler == "v1" else "v2"
+    if args.pose_kinematics is not None:
+        overrides["pose_kinematics"] = args.pose_kinematics
+    return overrides
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(argv)
     out = check_args(args)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = SynthConfig(
-        size=args.size, people_max=args.people_max, supersample=args.supersample,
-        occluder_prob=args.occluder_prob, child_prob=args.child_prob,
-        image_format=args.format, jpeg_quality=args.jpeg_quality, backgrounds=args.backgrounds,
-        background_split=args.background_split,
-        background_dir=args.background_dir, fov=tuple(args.fov), elevation=tuple(args.elevation),
-        pose_family_weights=None if args.pose_sampler == "v1" else POSE_SAMPLERS[args.pose_sampler],
-        pose_kinematics=args.pose_kinematics or args.pose_sampler,
-        **{name: getattr(args, name) for name in _PROBABILITY_OPTIONS},
-    )
+    config = preset_config(args.preset, **config_overrides(args))
     if config.uses_photos:  # a missing photo cache fails here, before the body model loads
         get_background_library(config.background_dir, config.background_split)
     start = time.perf_counter()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edgepose.data.synth.backgrounds import SPLITS
-from edgepose.data.synth.pose import POSE_KINEMATICS
+from edgepose.data.synth.pose import POSE_FAMILIES_V2, POSE_KINEMATICS
 from edgepose.errors import InputError
 
-#: Version of the generator; bump when the output for a given seed changes.
-SYNTH_VERSION = "1.0.0"
+#: Version of the generator; bump when the output for a given seed changes. 1.1.0 adds
+#: :data:`PRESETS` (``training/synth.py --preset``, default "v2"); :class:`SynthConfig`'s own
+#: defaults (the "v1" preset) render exactly as 1.0.0 did.
+SYNTH_VERSION = "1.1.0"
 
 KEYPOINT_SET = "coco17"
 
@@ -138,3 +142,32 @@ class SynthConfig:
         return ((self.backgrounds == "photos" and self.photo_background_prob > 0) or self.photo_texture_prob > 0
                 or self.ground_prob > 0)
 
+
+
+#: Named settings (``training/synth.py --preset``), as overrides of :class:`SynthConfig`'s
+#: defaults. "v1" is those defaults (procedural backgrounds, v1 poses and kinematics: the
+#: renders of version 1.0.0). "v2" aims at people in real photographs: background photos on
+#: most images, photo textures on some garments, a ground plane with shadows, surveillance
+#: cameras, wide and tele lenses, camera effects (exposure, motion and defocus blur, low
+#: resolution, strong JPEG), and the v2 pedestrian poses with straight-limb kinematics.
+PRESETS: dict[str, dict[str, Any]] = {
+    "v1": {},
+    "v2": {
+        "backgrounds": "photos", "photo_background_prob": 0.85, "photo_texture_prob": 0.4,
+        "ground_prob": 0.5, "shadow_prob": 0.5, "cctv_prob": 0.35, "fov": (15.0, 80.0),
+        "exposure_prob": 0.2, "motion_blur_prob": 0.15, "defocus_prob": 0.1, "lowres_prob": 0.25,
+        "jpeg_prob": 0.25, "pose_family_weights": POSE_FAMILIES_V2, "pose_kinematics": "v2",
+    },
+}
+
+
+def preset_config(name: str, **overrides: Any) -> SynthConfig:
+    """The :class:`SynthConfig` of preset ``name`` (:data:`PRESETS`), with ``overrides``
+    (field name to value) applied on top; raises InputError for an unknown preset or field."""
+    if name not in PRESETS:
+        raise InputError(f"unknown synthetic preset {name!r}; choose one of {', '.join(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(SynthConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise InputError(f"unknown SynthConfig setting(s) {', '.join(unknown)}")
+    return SynthConfig(**{**PRESETS[name], **overrides})
