@@ -9,8 +9,8 @@ held-out photos for an out-of-distribution val set, and camera / light effects:
         --backgrounds photos --background-split ood --photo-texture-prob 0.3 --ground-prob 0.5 --shadow-prob 0.5 \
         --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
 
-Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures):
-``--pose-sampler v2``.
+Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures,
+some sports): ``--pose-sampler v2``.
 
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
@@ -85,7 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pose-sampler", choices=sorted(POSE_SAMPLERS), default="v1",
                    help="pose families and kinematics: v1 (default), or v2 (pedestrians: walking with a natural "
                    "arm swing, arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing; "
-                   "elbows straight at angle 0)")
+                   "sports: kicking, jumping, throwing, sprinting; elbows straight at angle 0)")
     p.add_argument("--pose-kinematics", choices=sorted(POSE_KINEMATICS), default=None,
                    help="elbow/knee angle 0 is anny's bent rest pose (v1) or a straight limb (v2); "
                    "default: as --pose-sampler")
