@@ -48,6 +48,19 @@ def test_v2_families_are_known_and_sports_are_a_tenth() -> None:
     assert drawn == set(synth_pose.POSE_FAMILIES_V2)
 
 
+def test_pedestrian_sampler_draws_only_pedestrian_families() -> None:
+    weights = synth_pose.POSE_SAMPLERS["pedestrian"]
+    assert set(weights) == {"walking_natural", "arms_hanging", "hands_in_pockets", "phone_call", "phone_looking",
+                            "carrying"}
+    rng = np.random.default_rng(2)
+    drawn = [synth_pose.sample_pose(rng, None, weights)[0] for _ in range(1500)]
+    assert set(drawn) == set(weights)
+    assert drawn.count("walking_natural") / len(drawn) == pytest.approx(weights["walking_natural"] / sum(
+        weights.values()), abs=0.04)
+    assert set(synth_pose.SAMPLER_KINEMATICS) == set(synth_pose.POSE_SAMPLERS)
+    assert synth_pose.SAMPLER_KINEMATICS["pedestrian"] == "v2"
+
+
 @pytest.mark.parametrize("family", ["kicking", "jumping", "throwing", "sprinting"])
 def test_sports_families_stay_within_the_joint_limits_unclamped(family: str) -> None:
     """The sports families are drawn inside :data:`JOINT_LIMITS` (clamping changes nothing)
@@ -167,6 +180,12 @@ def test_synth_cli_pose_flags(body, tmp_path, capsys) -> None:
                         "--pose-kinematics", "v1"]) == 0
     settings = json.loads((tmp_path / "b" / "annotations" / "person_keypoints.json").read_text())["info"]["settings"]
     assert settings["pose_kinematics"] == "v1"
+    assert module.main(["--out", str(tmp_path / "c"), "--n", "3", "--size", "32", "--people-max", "1",
+                        "--pose-sampler", "pedestrian"]) == 0
+    data = json.loads((tmp_path / "c" / "annotations" / "person_keypoints.json").read_text())
+    assert data["info"]["settings"]["pose_kinematics"] == "v2"
+    assert data["info"]["settings"]["pose_family_weights"] == synth_pose.POSE_FAMILIES_PEDESTRIAN
+    assert {a["pose_family"] for a in data["annotations"]} <= set(synth_pose.POSE_FAMILIES_PEDESTRIAN)
     with pytest.raises(SystemExit):
         module.parse_args(["--out", str(tmp_path), "--n", "1", "--pose-sampler", "v3"])
     assert "invalid choice: 'v3'" in capsys.readouterr().err

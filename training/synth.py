@@ -10,7 +10,8 @@ held-out photos for an out-of-distribution val set, and camera / light effects:
         --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
 
 Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures,
-some sports): ``--pose-sampler v2``.
+some sports): ``--pose-sampler v2``; only pedestrians (walking, arms hanging, pockets,
+phone, carrying) for a real-like val split: ``--pose-sampler pedestrian``.
 
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
@@ -37,7 +38,7 @@ from edgepose.data.synth import SYNTH_VERSION, SynthConfig, generate_dataset
 from edgepose.data.synth.backgrounds import SPLITS, get_background_library
 from edgepose.data.synth.body import body_cache_ready, get_body_model
 from edgepose.data.synth.config import BACKGROUNDS
-from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS
+from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS, SAMPLER_KINEMATICS
 from edgepose.errors import InputError
 
 USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
@@ -85,7 +86,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pose-sampler", choices=sorted(POSE_SAMPLERS), default="v1",
                    help="pose families and kinematics: v1 (default), or v2 (pedestrians: walking with a natural "
                    "arm swing, arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing; "
-                   "sports: kicking, jumping, throwing, sprinting; elbows straight at angle 0)")
+                   "sports: kicking, jumping, throwing, sprinting; elbows straight at angle 0), or pedestrian "
+                   "(a real-like val split: walking with a natural arm swing, arms hanging, pockets, phone, "
+                   "carrying; v2 kinematics)")
     p.add_argument("--pose-kinematics", choices=sorted(POSE_KINEMATICS), default=None,
                    help="elbow/knee angle 0 is anny's bent rest pose (v1) or a straight limb (v2); "
                    "default: as --pose-sampler")
@@ -135,7 +138,7 @@ def _main(argv: Sequence[str] | None) -> int:
         background_split=args.background_split,
         background_dir=args.background_dir, fov=tuple(args.fov), elevation=tuple(args.elevation),
         pose_family_weights=None if args.pose_sampler == "v1" else POSE_SAMPLERS[args.pose_sampler],
-        pose_kinematics=args.pose_kinematics or args.pose_sampler,
+        pose_kinematics=args.pose_kinematics or SAMPLER_KINEMATICS[args.pose_sampler],
         **{name: getattr(args, name) for name in _PROBABILITY_OPTIONS},
     )
     if config.uses_photos:  # a missing photo cache fails here, before the body model loads

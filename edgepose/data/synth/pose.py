@@ -82,13 +82,24 @@ POSE_FAMILIES_V2: dict[str, float] = {
     "kicking": 0.03, "jumping": 0.03, "throwing": 0.03, "sprinting": 0.02,
 }
 
+#: Only what pedestrians do in street photographs, for a real-like val split (issue 16):
+#: walking with a natural arm swing, arms hanging, hands in pockets, on the phone, carrying.
+POSE_FAMILIES_PEDESTRIAN: dict[str, float] = {
+    "walking_natural": 0.42, "arms_hanging": 0.20, "hands_in_pockets": 0.10, "phone_call": 0.06,
+    "phone_looking": 0.08, "carrying": 0.14,
+}
+
 #: Named family weightings (``training/synth.py --pose-sampler``): "v1" is the default.
-#: The v2 families are meant for the v2 kinematics (``SynthConfig.pose_kinematics``).
-POSE_SAMPLERS: dict[str, dict[str, float]] = {"v1": POSE_FAMILIES, "v2": POSE_FAMILIES_V2}
+#: The v2 and pedestrian families are meant for the v2 kinematics (:data:`SAMPLER_KINEMATICS`).
+POSE_SAMPLERS: dict[str, dict[str, float]] = {"v1": POSE_FAMILIES, "v2": POSE_FAMILIES_V2,
+                                              "pedestrian": POSE_FAMILIES_PEDESTRIAN}
 
 #: Kinematics (``SynthConfig.pose_kinematics``): whether elbow and knee angles count from
 #: a straight limb (see :func:`pose_to_bone_rotations`).
 POSE_KINEMATICS: dict[str, bool] = {"v1": False, "v2": True}
+
+#: The kinematics each sampler of :data:`POSE_SAMPLERS` is meant for.
+SAMPLER_KINEMATICS: dict[str, str] = {"v1": "v1", "v2": "v2", "pedestrian": "v2"}
 
 #: Angles that change sign under a left/right mirror (the sided ones swap instead).
 _MIRROR_NEGATED = ("spine_lat", "spine_twist", "neck_lat", "neck_twist")
