@@ -9,6 +9,9 @@ held-out photos for an out-of-distribution val set, and camera / light effects:
         --backgrounds photos --background-split ood --photo-texture-prob 0.3 --ground-prob 0.5 --shadow-prob 0.5 \
         --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
 
+Groups of 3-8 people at several depths who occlude each other, in a fifth of the images:
+``--group-prob 0.2 --group-size 3 8``.
+
 Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures,
 some sports): ``--pose-sampler v2``; only pedestrians (walking, arms hanging, pockets,
 phone, carrying) for a real-like val split: ``--pose-sampler pedestrian``.
@@ -37,7 +40,7 @@ from edgepose.cli import run_main
 from edgepose.data.synth import SYNTH_VERSION, SynthConfig, generate_dataset
 from edgepose.data.synth.backgrounds import SPLITS, get_background_library
 from edgepose.data.synth.body import body_cache_ready, get_body_model
-from edgepose.data.synth.config import BACKGROUNDS
+from edgepose.data.synth.config import BACKGROUNDS, GROUP_SIZE_LIMITS
 from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS, SAMPLER_KINEMATICS
 from edgepose.errors import InputError
 
@@ -45,7 +48,7 @@ USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as
 
 #: Options that are probabilities, by their SynthConfig (and argparse) names.
 _PROBABILITY_OPTIONS = ("photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
+                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -54,7 +57,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n", type=int, required=True, help="number of images")
     p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--people-max", type=int, default=3, choices=(1, 2, 3), help="max people per image")
+    p.add_argument("--people-max", type=int, default=3, choices=(1, 2, 3),
+                   help="max people per image that is not a group (see --group-prob)")
+    p.add_argument("--group-prob", type=float, default=0.0,
+                   help="probability that an image shows a group of --group-size people at several depths, "
+                   "occluding each other (default 0)")
+    p.add_argument("--group-size", type=int, nargs=2, default=(3, 8), metavar=("LOW", "HIGH"),
+                   help=f"people per group, both included (default 3 8; within {GROUP_SIZE_LIMITS[0]} "
+                   f"to {GROUP_SIZE_LIMITS[1]})")
     p.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
     p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format")
     p.add_argument("--jpeg-quality", type=int, default=92)
@@ -116,6 +126,10 @@ def check_args(args: argparse.Namespace) -> Path:
                                                  ("--elevation", args.elevation, -89.0, 89.0)):
         if not lowest <= low <= high <= highest:
             raise InputError(f"{option} needs LOW <= HIGH within [{lowest}, {highest}]; got {low:g} {high:g}")
+    low, high = args.group_size
+    if not GROUP_SIZE_LIMITS[0] <= low <= high <= GROUP_SIZE_LIMITS[1]:
+        raise InputError(f"--group-size needs {GROUP_SIZE_LIMITS[0]} <= LOW <= HIGH <= {GROUP_SIZE_LIMITS[1]}; "
+                         f"got {low} {high}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
@@ -139,6 +153,7 @@ def _main(argv: Sequence[str] | None) -> int:
         background_dir=args.background_dir, fov=tuple(args.fov), elevation=tuple(args.elevation),
         pose_family_weights=None if args.pose_sampler == "v1" else POSE_SAMPLERS[args.pose_sampler],
         pose_kinematics=args.pose_kinematics or SAMPLER_KINEMATICS[args.pose_sampler],
+        group_size=tuple(args.group_size),
         **{name: getattr(args, name) for name in _PROBABILITY_OPTIONS},
     )
     if config.uses_photos:  # a missing photo cache fails here, before the body model loads

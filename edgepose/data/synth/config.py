@@ -17,7 +17,10 @@ KEYPOINT_SET = "coco17"
 #: The settings that are probabilities (each must lie in [0, 1]).
 PROBABILITIES = ("truncation_prob", "child_prob", "occluder_prob", "noise_prob", "blur_prob",
                  "photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
+                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob")
+
+#: Smallest and largest group size (:attr:`SynthConfig.group_size`).
+GROUP_SIZE_LIMITS = (2, 12)
 
 #: Kinds of background (:attr:`SynthConfig.backgrounds`).
 BACKGROUNDS = ("procedural", "photos")
@@ -29,8 +32,8 @@ class SynthConfig:
 
     Attributes:
         size: output image side in pixels (square images).
-        people_max: maximum number of people per image (1 to 3 are drawn with
-            ``people_weights``, truncated to this maximum).
+        people_max: maximum number of people per image that is not a group (1 to 3 are
+            drawn with ``people_weights``, truncated to this maximum).
         people_weights: relative probability of 1, 2, 3 people.
         supersample: render at this factor times the output size, then area-average.
         main_person_scale: largest side of the main person's projected box as a fraction
@@ -71,6 +74,12 @@ class SynthConfig:
         defocus_prob: probability of a defocus (disk) blur.
         lowres_prob: probability that the image is rendered small and upscaled (1.5-4x).
         jpeg_prob: probability of a strong JPEG compression (quality 20-85) before writing.
+        group_prob: probability that an image shows a group instead of 1 to ``people_max``
+            people: ``group_size`` people standing beside and behind each other at several
+            depths, occluding each other, the whole group framed like a main person
+            (:func:`edgepose.data.synth.scene.place_group`).
+        group_size: (low, high) number of people of a group, both included, within
+            :data:`GROUP_SIZE_LIMITS`.
     """
 
     size: int = 128
@@ -104,6 +113,8 @@ class SynthConfig:
     defocus_prob: float = 0.0
     lowres_prob: float = 0.0
     jpeg_prob: float = 0.0
+    group_prob: float = 0.0
+    group_size: tuple[int, int] = (3, 8)
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -128,6 +139,11 @@ class SynthConfig:
             if not lowest <= low <= high <= highest:
                 raise InputError(f"{name} must be (low, high) with low <= high within [{lowest}, {highest}]; "
                                  f"got {getattr(self, name)}")
+        size_low, size_high = GROUP_SIZE_LIMITS
+        if len(self.group_size) != 2 or not all(int(n) == n for n in self.group_size) or not (
+                size_low <= self.group_size[0] <= self.group_size[1] <= size_high):
+            raise InputError(f"group_size must be (low, high) whole numbers with {GROUP_SIZE_LIMITS[0]} <= low <= high "
+                             f"<= {GROUP_SIZE_LIMITS[1]}; got {self.group_size}")
         for name in PROBABILITIES:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
