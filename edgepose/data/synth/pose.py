@@ -4,8 +4,10 @@ A pose is a dict of named joint angles in degrees (:data:`JOINT_LIMITS` lists th
 and the range each is clamped to). :func:`sample_pose` draws one from a pose family
 (v1: standing, walking, running, sitting, arms raised, bending, squatting, kneeling,
 or free within the limits; v2 adds everyday pedestrian families and sports, kicking,
-jumping, throwing and sprinting, :data:`POSE_FAMILIES_V2`); :func:`pose_to_bone_rotations` turns the angles into per-bone
-rotation matrices for anny's ``"local-ref"`` pose parameterisation.
+jumping, throwing and sprinting, :data:`POSE_FAMILIES_V2`; "pedestrian" keeps only
+what people do in the street, :data:`POSE_FAMILIES_PEDESTRIAN`);
+:func:`pose_to_bone_rotations` turns the angles into per-bone rotation matrices for
+anny's ``"local-ref"`` pose parameterisation.
 
 Body frame (anny's, rest pose): x towards the person's left, y towards their back,
 z up, in metres. In ``"local-ref"`` the delta of a bone is a rotation about its head in
