@@ -36,11 +36,52 @@ def test_v2_sampler_is_left_right_symmetric() -> None:
         assert abs(np.mean([p[name] for p in poses])) < 2.0, name
 
 
-def test_v2_families_are_known_and_weights_sum_to_one() -> None:
-    assert sum(synth_pose.POSE_FAMILIES_V2.values()) == pytest.approx(1.0)
+SPORTS = ("kicking", "jumping", "throwing", "sprinting")
+
+
+def test_v2_families_are_known_and_sports_are_a_tenth() -> None:
+    weights = synth_pose.POSE_FAMILIES_V2
+    assert all(w > 0 for w in weights.values())
+    assert sum(weights[f] for f in SPORTS) / sum(weights.values()) == pytest.approx(0.10, abs=0.015)
     rng = np.random.default_rng(1)
     drawn = {synth_pose.sample_pose(rng, None, synth_pose.POSE_FAMILIES_V2)[0] for _ in range(2000)}
     assert drawn == set(synth_pose.POSE_FAMILIES_V2)
+
+
+def test_pedestrian_sampler_draws_only_pedestrian_families() -> None:
+    weights = synth_pose.POSE_SAMPLERS["pedestrian"]
+    assert set(weights) == {"walking_natural", "arms_hanging", "hands_in_pockets", "phone_call", "phone_looking",
+                            "carrying"}
+    rng = np.random.default_rng(2)
+    drawn = [synth_pose.sample_pose(rng, None, weights)[0] for _ in range(1500)]
+    assert set(drawn) == set(weights)
+    assert drawn.count("walking_natural") / len(drawn) == pytest.approx(weights["walking_natural"] / sum(
+        weights.values()), abs=0.04)
+    assert set(synth_pose.SAMPLER_KINEMATICS) == set(synth_pose.POSE_SAMPLERS)
+    assert synth_pose.SAMPLER_KINEMATICS["pedestrian"] == "v2"
+
+
+@pytest.mark.parametrize("family", ["kicking", "jumping", "throwing", "sprinting"])
+def test_sports_families_stay_within_the_joint_limits_unclamped(family: str) -> None:
+    """The sports families are drawn inside :data:`JOINT_LIMITS` (clamping changes nothing)
+    and mirrored about half of the time."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        pose = synth_pose._FAMILIES[family](rng)
+        assert synth_pose.clamp_pose(pose) == pose
+        assert set(pose) == set(synth_pose.neutral_pose())
+
+
+def test_sprinting_pumps_the_arms_harder_than_running() -> None:
+    rng = np.random.default_rng(12)
+
+    def arm_spread(family: str) -> float:
+        poses = [synth_pose.sample_pose(rng, family)[1] for _ in range(400)]
+        return float(np.median([abs(p["shoulder_flex.L"] - p["shoulder_flex.R"]) for p in poses]))
+
+    assert arm_spread("sprinting") > arm_spread("running") + 15
+    poses = [synth_pose.sample_pose(rng, "sprinting")[1] for _ in range(100)]
+    assert min(min(p["elbow.L"], p["elbow.R"]) for p in poses) >= 75
 
 
 # -------------------------------------------------------------------- with the body model
@@ -139,6 +180,12 @@ def test_synth_cli_pose_flags(body, tmp_path, capsys) -> None:
                         "--pose-kinematics", "v1"]) == 0
     settings = json.loads((tmp_path / "b" / "annotations" / "person_keypoints.json").read_text())["info"]["settings"]
     assert settings["pose_kinematics"] == "v1"
+    assert module.main(["--out", str(tmp_path / "c"), "--n", "3", "--size", "32", "--people-max", "1",
+                        "--pose-sampler", "pedestrian"]) == 0
+    data = json.loads((tmp_path / "c" / "annotations" / "person_keypoints.json").read_text())
+    assert data["info"]["settings"]["pose_kinematics"] == "v2"
+    assert data["info"]["settings"]["pose_family_weights"] == synth_pose.POSE_FAMILIES_PEDESTRIAN
+    assert {a["pose_family"] for a in data["annotations"]} <= set(synth_pose.POSE_FAMILIES_PEDESTRIAN)
     with pytest.raises(SystemExit):
         module.parse_args(["--out", str(tmp_path), "--n", "1", "--pose-sampler", "v3"])
     assert "invalid choice: 'v3'" in capsys.readouterr().err
@@ -150,3 +197,38 @@ def test_config_rejects_unknown_kinematics() -> None:
 
     with pytest.raises(InputError, match="pose_kinematics must be one of v1, v2; got 'v3'"):
         SynthConfig(pose_kinematics="v3")
+
+
+def _sports_keypoints(body, family: str, n: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(13)
+    poses = [synth_pose.sample_pose(rng, family)[1] for _ in range(n)]
+    return body.pose_people([{}] * n, poses, straight_limbs=True)[1]
+
+
+def test_kicking_lifts_one_foot_well_above_the_other(body) -> None:
+    z = _sports_keypoints(body, "kicking")[:, :, 2]
+    lift = z[:, 15] - z[:, 16]
+    assert np.all(np.abs(lift) > 0.2)  # metres; the standing ankle is near the ground
+    assert 0.25 < np.mean(lift > 0) < 0.75  # either leg kicks
+
+
+def test_throwing_raises_one_wrist_above_the_head(body) -> None:
+    k = _sports_keypoints(body, "throwing", 60)
+    above = np.maximum(k[:, 9, 2], k[:, 10, 2]) > k[:, 0, 2] + 0.05  # above the nose by 5 cm
+    assert 0.5 < above.mean() < 0.9  # the cocked phase, about two thirds of the throws
+    throwing_left = k[:, 9, 2] > k[:, 10, 2]
+    assert 0.25 < np.mean(throwing_left[above]) < 0.75
+
+
+def test_jumping_people_are_in_the_air_with_bent_knees(body) -> None:
+    from edgepose.data.synth import SynthConfig
+    from edgepose.data.synth.people import make_people
+
+    rng = np.random.default_rng(14)
+    config = SynthConfig(pose_kinematics="v2")
+    people = make_people(body, rng, 6, config, family="jumping")
+    low, high = synth_pose.AIRBORNE["jumping"]
+    for person in people:
+        assert low - 1e-6 <= person.vertices[:, 2].min() <= high + 1e-6
+    poses = [synth_pose.sample_pose(rng, "jumping")[1] for _ in range(100)]
+    assert all(min(p["knee.L"], p["knee.R"]) >= 20 for p in poses)

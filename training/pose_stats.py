@@ -1,6 +1,6 @@
 """Print what the pose sampler produces: wrist height relative to hip and shoulder height,
-per side and per pose family, for the v1 and v2 samplers (family weights and kinematics,
-issue 16 item 2).
+per side and per pose family, for each pose sampler (v1, v2, pedestrian: family weights
+and kinematics, issue 16 item 2).
 
     python training/pose_stats.py --n 200
 
@@ -36,9 +36,10 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     body = get_body_model()
     for name in args.samplers:
+        kinematics = synth_pose.SAMPLER_KINEMATICS[name]
         rows = wrist_height_table(body, synth_pose.POSE_SAMPLERS[name], args.n,
-                                  synth_pose.POSE_KINEMATICS[name], name, args.seed)
-        sys.stdout.write(f"\nsampler {name} ({name} kinematics)\n\n{format_table(rows)}\n")
+                                  synth_pose.POSE_KINEMATICS[kinematics], name, args.seed)
+        sys.stdout.write(f"\nsampler {name} ({kinematics} kinematics)\n\n{format_table(rows)}\n")
     return 0
 
 

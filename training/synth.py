@@ -11,6 +11,10 @@ preset, e.g. an out-of-distribution val set from the held-out photos with wider 
     python training/synth.py --out data/synth_ood --n 400 --size 192 --seed 1000 \
         --background-split ood --fov 10 100 --elevation -20 55
 
+Groups of 3-8 people at several depths who occlude each other, in a fifth of the images:
+``--group-prob 0.2 --group-size 3 8``. Only pedestrians (walking, arms hanging, pockets,
+phone, carrying) for a real-like val split: ``--pose-sampler pedestrian``.
+
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
 same photo cache). The first run on a machine builds anny's model cache (about a
@@ -35,15 +39,15 @@ from edgepose.cli import run_main
 from edgepose.data.synth import SYNTH_VERSION, generate_dataset
 from edgepose.data.synth.backgrounds import SPLITS, get_background_library
 from edgepose.data.synth.body import body_cache_ready, get_body_model
-from edgepose.data.synth.config import BACKGROUNDS, PRESETS, preset_config
-from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS
+from edgepose.data.synth.config import BACKGROUNDS, GROUP_SIZE_LIMITS, PRESETS, preset_config
+from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS, SAMPLER_KINEMATICS
 from edgepose.errors import InputError
 
 USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as well)
 
 #: Options that are probabilities, by their SynthConfig (and argparse) names.
 _PROBABILITY_OPTIONS = ("photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
+                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -52,7 +56,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n", type=int, required=True, help="number of images")
     p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--people-max", type=int, default=3, choices=(1, 2, 3), help="max people per image")
+    p.add_argument("--people-max", type=int, default=3, choices=(1, 2, 3),
+                   help="max people per image that is not a group (see --group-prob)")
+    p.add_argument("--group-prob", type=float, default=None,
+                   help="probability that an image shows a group of --group-size people at several depths, "
+                   "occluding each other (default 0)")
+    p.add_argument("--group-size", type=int, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help=f"people per group, both included (default 3 8; within {GROUP_SIZE_LIMITS[0]} "
+                   f"to {GROUP_SIZE_LIMITS[1]})")
     p.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
     p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format")
     p.add_argument("--jpeg-quality", type=int, default=92)
@@ -86,9 +97,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--elevation", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="camera elevation range in degrees, positive looking down (default -10 35)")
     p.add_argument("--pose-sampler", choices=sorted(POSE_SAMPLERS), default=None,
-                   help="pose families: v1, or v2 (the v2 preset's: pedestrians walking with a natural arm swing, "
-                   "arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing, and a few v1 "
-                   "families)")
+                   help="pose families: v1, v2 (the v2 preset's: pedestrians walking with a natural arm swing, "
+                   "arms hanging, pockets, crossed arms, hands on hips, phone, carrying, pointing; sports: kicking, "
+                   "jumping, throwing, sprinting; a few v1 families) or pedestrian (a real-like val split: walking, "
+                   "arms hanging, pockets, phone, carrying)")
     p.add_argument("--pose-kinematics", choices=sorted(POSE_KINEMATICS), default=None,
                    help="elbow/knee angle 0 is anny's bent rest pose (v1) or a straight limb (v2); "
                    "default: v1 with --pose-sampler v1, else v2")
@@ -119,6 +131,10 @@ def check_args(args: argparse.Namespace) -> Path:
         low, high = value
         if not lowest <= low <= high <= highest:
             raise InputError(f"{option} needs LOW <= HIGH within [{lowest}, {highest}]; got {low:g} {high:g}")
+    low, high = args.group_size or (GROUP_SIZE_LIMITS[0], GROUP_SIZE_LIMITS[0])
+    if not GROUP_SIZE_LIMITS[0] <= low <= high <= GROUP_SIZE_LIMITS[1]:
+        raise InputError(f"--group-size needs {GROUP_SIZE_LIMITS[0]} <= LOW <= HIGH <= {GROUP_SIZE_LIMITS[1]}; "
+                         f"got {low} {high}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
@@ -137,12 +153,12 @@ def config_overrides(args: argparse.Namespace) -> dict[str, object]:
                  *_PROBABILITY_OPTIONS):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    for name in ("fov", "elevation"):
+    for name in ("fov", "elevation", "group_size"):
         if getattr(args, name) is not None:
             overrides[name] = tuple(getattr(args, name))
     if args.pose_sampler is not None:
         overrides["pose_family_weights"] = None if args.pose_sampler == "v1" else POSE_SAMPLERS[args.pose_sampler]
-        overrides["pose_kinematics"] = "v1" if args.pose_sampler == "v1" else "v2"
+        overrides["pose_kinematics"] = SAMPLER_KINEMATICS[args.pose_sampler]
     if args.pose_kinematics is not None:
         overrides["pose_kinematics"] = args.pose_kinematics
     return overrides

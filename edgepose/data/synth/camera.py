@@ -66,16 +66,23 @@ def projected_box(camera: Camera, points: np.ndarray) -> np.ndarray:
 def frame_main_person(rng: np.random.Generator, person: Person, config: SynthConfig,
                       several: bool) -> Camera:
     """A camera that frames ``person`` at a random scale and position in the image."""
+    return frame_points(rng, person.vertices, config, 0.75 if several else 1.0)
+
+
+def frame_points(rng: np.random.Generator, points: np.ndarray, config: SynthConfig, scale: float = 1.0) -> Camera:
+    """A camera looking along world +y that frames ``points`` (N, 3) world metres (a person,
+    or all people of a group): the largest side of their projected box is drawn from
+    ``config.main_person_scale`` times ``scale`` of the image side, at a random position."""
     size = config.size
     focal = 0.5 * size / math.tan(math.radians(rng.uniform(*config.fov)) / 2)
     elevation = rng.uniform(*(config.cctv_elevation if happens(rng, config.cctv_prob) else config.elevation))
     rotation = look_at_rotation(elevation, rng.uniform(*config.roll))
     forward = rotation[2]
-    v = person.vertices
+    v = points
     target = 0.5 * (v.min(axis=0) + v.max(axis=0))
     low, high = config.main_person_scale
-    if several:
-        low, high = low * 0.75, high * 0.75
+    if scale != 1.0:
+        low, high = low * scale, high * scale
     want = rng.uniform(low, high) * size
     distance = 4.0
     center = np.full(2, (size - 1) / 2.0)

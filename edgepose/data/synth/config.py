@@ -11,17 +11,21 @@ from edgepose.data.synth.backgrounds import SPLITS
 from edgepose.data.synth.pose import POSE_FAMILIES_V2, POSE_KINEMATICS
 from edgepose.errors import InputError
 
-#: Version of the generator; bump when the output for a given seed changes. 1.1.0 adds
-#: :data:`PRESETS` (``training/synth.py --preset``, default "v2"); :class:`SynthConfig`'s own
-#: defaults (the "v1" preset) render exactly as 1.0.0 did.
-SYNTH_VERSION = "1.1.0"
+#: Version of the generator; bump when the output for a given seed changes. 1.1.0 added
+#: :data:`PRESETS` (``training/synth.py --preset``, default "v2"); 1.2.0 adds the sports families
+#: to the v2 poses and groups to the v2 preset. :class:`SynthConfig`'s own defaults (the "v1"
+#: preset) render exactly as 1.0.0 did.
+SYNTH_VERSION = "1.2.0"
 
 KEYPOINT_SET = "coco17"
 
 #: The settings that are probabilities (each must lie in [0, 1]).
 PROBABILITIES = ("truncation_prob", "child_prob", "occluder_prob", "noise_prob", "blur_prob",
                  "photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
+                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob")
+
+#: Smallest and largest group size (:attr:`SynthConfig.group_size`).
+GROUP_SIZE_LIMITS = (2, 12)
 
 #: Kinds of background (:attr:`SynthConfig.backgrounds`).
 BACKGROUNDS = ("procedural", "photos")
@@ -33,8 +37,8 @@ class SynthConfig:
 
     Attributes:
         size: output image side in pixels (square images).
-        people_max: maximum number of people per image (1 to 3 are drawn with
-            ``people_weights``, truncated to this maximum).
+        people_max: maximum number of people per image that is not a group (1 to 3 are
+            drawn with ``people_weights``, truncated to this maximum).
         people_weights: relative probability of 1, 2, 3 people.
         supersample: render at this factor times the output size, then area-average.
         main_person_scale: largest side of the main person's projected box as a fraction
@@ -75,6 +79,12 @@ class SynthConfig:
         defocus_prob: probability of a defocus (disk) blur.
         lowres_prob: probability that the image is rendered small and upscaled (1.5-4x).
         jpeg_prob: probability of a strong JPEG compression (quality 20-85) before writing.
+        group_prob: probability that an image shows a group instead of 1 to ``people_max``
+            people: ``group_size`` people standing beside and behind each other at several
+            depths, occluding each other, the whole group framed like a main person
+            (:func:`edgepose.data.synth.scene.place_group`).
+        group_size: (low, high) number of people of a group, both included, within
+            :data:`GROUP_SIZE_LIMITS`.
     """
 
     size: int = 128
@@ -108,6 +118,8 @@ class SynthConfig:
     defocus_prob: float = 0.0
     lowres_prob: float = 0.0
     jpeg_prob: float = 0.0
+    group_prob: float = 0.0
+    group_size: tuple[int, int] = (3, 8)
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -132,6 +144,11 @@ class SynthConfig:
             if not lowest <= low <= high <= highest:
                 raise InputError(f"{name} must be (low, high) with low <= high within [{lowest}, {highest}]; "
                                  f"got {getattr(self, name)}")
+        size_low, size_high = GROUP_SIZE_LIMITS
+        if len(self.group_size) != 2 or not all(int(n) == n for n in self.group_size) or not (
+                size_low <= self.group_size[0] <= self.group_size[1] <= size_high):
+            raise InputError(f"group_size must be (low, high) whole numbers with {GROUP_SIZE_LIMITS[0]} <= low <= high "
+                             f"<= {GROUP_SIZE_LIMITS[1]}; got {self.group_size}")
         for name in PROBABILITIES:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -149,14 +166,15 @@ class SynthConfig:
 #: renders of version 1.0.0). "v2" aims at people in real photographs: background photos on
 #: most images, photo textures on some garments, a ground plane with shadows, surveillance
 #: cameras, wide and tele lenses, camera effects (exposure, motion and defocus blur, low
-#: resolution, strong JPEG), and the v2 pedestrian poses with straight-limb kinematics.
+#: resolution, strong JPEG), the v2 poses (pedestrians, everyday gestures, sports) with
+#: straight-limb kinematics, and groups of people at several depths on a tenth of the images.
 PRESETS: dict[str, dict[str, Any]] = {
     "v1": {},
     "v2": {
         "backgrounds": "photos", "photo_background_prob": 0.85, "photo_texture_prob": 0.4,
         "ground_prob": 0.5, "shadow_prob": 0.5, "cctv_prob": 0.35, "fov": (15.0, 80.0),
         "exposure_prob": 0.2, "motion_blur_prob": 0.15, "defocus_prob": 0.1, "lowres_prob": 0.25,
-        "jpeg_prob": 0.25, "pose_family_weights": POSE_FAMILIES_V2, "pose_kinematics": "v2",
+        "jpeg_prob": 0.25, "pose_family_weights": POSE_FAMILIES_V2, "pose_kinematics": "v2", "group_prob": 0.1,
     },
 }
 

@@ -99,7 +99,8 @@ def _yaw_matrix(yaw_deg: float) -> np.ndarray:
 def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: SynthConfig,
                 family: str | None = None, photos: BackgroundLibrary | None = None) -> list[Person]:
     """Sample, pose and dress ``count`` people, each turned by a random yaw and standing
-    on the ground (lowest vertex at z = 0), centred at the origin in x and y. Garments
+    on the ground (lowest vertex at z = 0; families of
+    :data:`~edgepose.data.synth.pose.AIRBORNE` lifted above it), centred at the origin in x and y. Garments
     take photo textures from ``photos`` with probability ``config.photo_texture_prob``."""
     phenotypes, poses, families = [], [], []
     for _ in range(count):
@@ -117,7 +118,9 @@ def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: S
         rot = _yaw_matrix(rng.uniform(0.0, 360.0))
         v = vertices[i] @ rot.T
         k = keypoints[i] @ rot.T
-        offset = np.array([-(v[:, 0].min() + v[:, 0].max()) / 2, -(v[:, 1].min() + v[:, 1].max()) / 2, -v[:, 2].min()])
+        lift = rng.uniform(*synth_pose.AIRBORNE[families[i]]) if families[i] in synth_pose.AIRBORNE else 0.0
+        offset = np.array([-(v[:, 0].min() + v[:, 0].max()) / 2, -(v[:, 1].min() + v[:, 1].max()) / 2,
+                           lift - v[:, 2].min()])
         albedo = clothing.clothing_colours(rng, body.regions, body.limb_coord, body.rest_coords,
                                            body.scalp, body.iris, photos, config.photo_texture_prob)
         person = Person(v, k, albedo, float(heights[i]), families[i])

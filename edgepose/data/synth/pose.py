@@ -3,8 +3,11 @@
 A pose is a dict of named joint angles in degrees (:data:`JOINT_LIMITS` lists the names
 and the range each is clamped to). :func:`sample_pose` draws one from a pose family
 (v1: standing, walking, running, sitting, arms raised, bending, squatting, kneeling,
-or free within the limits; v2 adds everyday pedestrian families, :data:`POSE_FAMILIES_V2`); :func:`pose_to_bone_rotations` turns the angles into per-bone
-rotation matrices for anny's ``"local-ref"`` pose parameterisation.
+or free within the limits; v2 adds everyday pedestrian families and sports, kicking,
+jumping, throwing and sprinting, :data:`POSE_FAMILIES_V2`; "pedestrian" keeps only
+what people do in the street, :data:`POSE_FAMILIES_PEDESTRIAN`);
+:func:`pose_to_bone_rotations` turns the angles into per-bone rotation matrices for
+anny's ``"local-ref"`` pose parameterisation.
 
 Body frame (anny's, rest pose): x towards the person's left, y towards their back,
 z up, in metres. In ``"local-ref"`` the delta of a bone is a rotation about its head in
@@ -70,22 +73,35 @@ POSE_FAMILIES: dict[str, float] = {
 
 #: Families weighted like real pedestrians (issue 16): mostly walking with a natural arm
 #: swing and arms hanging, everyday gestures (pockets, crossed arms, hands on hips, phone,
-#: carrying, pointing), a few of the v1 families; one-sided gestures pick their side at
-#: random and every v2 family is mirrored with probability 1/2.
+#: carrying, pointing), a few of the v1 families and sports (kicking, jumping, throwing,
+#: sprinting: about a tenth together); one-sided gestures pick their side at random and
+#: every v2 family is mirrored with probability 1/2. Weights are relative.
 POSE_FAMILIES_V2: dict[str, float] = {
     "walking_natural": 0.22, "arms_hanging": 0.12, "hands_in_pockets": 0.07, "arms_crossed": 0.05,
     "hands_on_hips": 0.04, "phone_call": 0.05, "phone_looking": 0.05, "carrying": 0.06, "pointing": 0.03,
     "standing": 0.06, "running": 0.05, "sitting": 0.05, "arms_raised": 0.04, "bending": 0.03,
     "squatting": 0.03, "kneeling": 0.02, "free": 0.03,
+    "kicking": 0.03, "jumping": 0.03, "throwing": 0.03, "sprinting": 0.02,
+}
+
+#: Only what pedestrians do in street photographs, for a real-like val split (issue 16):
+#: walking with a natural arm swing, arms hanging, hands in pockets, on the phone, carrying.
+POSE_FAMILIES_PEDESTRIAN: dict[str, float] = {
+    "walking_natural": 0.42, "arms_hanging": 0.20, "hands_in_pockets": 0.10, "phone_call": 0.06,
+    "phone_looking": 0.08, "carrying": 0.14,
 }
 
 #: Named family weightings (``training/synth.py --pose-sampler``): "v1" is the default.
-#: The v2 families are meant for the v2 kinematics (``SynthConfig.pose_kinematics``).
-POSE_SAMPLERS: dict[str, dict[str, float]] = {"v1": POSE_FAMILIES, "v2": POSE_FAMILIES_V2}
+#: The v2 and pedestrian families are meant for the v2 kinematics (:data:`SAMPLER_KINEMATICS`).
+POSE_SAMPLERS: dict[str, dict[str, float]] = {"v1": POSE_FAMILIES, "v2": POSE_FAMILIES_V2,
+                                              "pedestrian": POSE_FAMILIES_PEDESTRIAN}
 
 #: Kinematics (``SynthConfig.pose_kinematics``): whether elbow and knee angles count from
 #: a straight limb (see :func:`pose_to_bone_rotations`).
 POSE_KINEMATICS: dict[str, bool] = {"v1": False, "v2": True}
+
+#: The kinematics each sampler of :data:`POSE_SAMPLERS` is meant for.
+SAMPLER_KINEMATICS: dict[str, str] = {"v1": "v1", "v2": "v2", "pedestrian": "v2"}
 
 #: Angles that change sign under a left/right mirror (the sided ones swap instead).
 _MIRROR_NEGATED = ("spine_lat", "spine_twist", "neck_lat", "neck_twist")
@@ -477,6 +493,112 @@ def _family_pointing(rng: np.random.Generator) -> Pose:
     return _mirrored_at_random(pose, rng)
 
 
+# ------------------------------------------------------------------ v2: sports
+
+
+def _family_kicking(rng: np.random.Generator) -> Pose:
+    """Kicking with the left leg (mirrored half of the time): the thigh swung forward
+    60-110 degrees with the shin at least 35 degrees above hanging (the foot well off the
+    ground), the standing knee a little bent, the torso leaning back, both arms out for
+    balance, the arm opposite the kicking leg swung forward."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.5)
+    pose["spine_flex"] = rng.uniform(-20, 5)
+    thigh = rng.uniform(60, 110)
+    shin_raise = rng.uniform(35, min(thigh, 95))  # shin angle from hanging straight down
+    pose["hip_flex.L"], pose["hip_abd.L"], pose["hip_twist.L"] = thigh, rng.uniform(0, 20), rng.uniform(-15, 10)
+    pose["knee.L"], pose["ankle.L"] = thigh - shin_raise, rng.uniform(0, 40)
+    pose["hip_flex.R"], pose["hip_abd.R"], pose["hip_twist.R"] = rng.uniform(-10, 10), rng.uniform(0, 10), \
+        rng.uniform(-15, 15)
+    pose["knee.R"], pose["ankle.R"] = rng.uniform(5, 30), rng.uniform(-10, 10)
+    _draw_arm(pose, "L", rng, (-45, 10), (35, 85), (-20, 20), (10, 60), (-20, 20))
+    _draw_arm(pose, "R", rng, (20, 75), (25, 80), (-20, 20), (10, 60), (-20, 20))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_jumping(rng: np.random.Generator) -> Pose:
+    """In the air (:data:`AIRBORNE` lifts the body off the ground): knees tucked towards
+    the chest or bent back, or legs straddled; arms up or forward, both or one.
+    Mirrored half of the time."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.5)
+    legs = rng.choice(["tuck", "bent_back", "straddle"])
+    for side in SIDES:
+        if legs == "tuck":
+            hip, knee, abd = rng.uniform(60, 110), rng.uniform(70, 130), rng.uniform(0, 20)
+        elif legs == "bent_back":
+            hip, knee, abd = rng.uniform(-10, 30), rng.uniform(40, 110), rng.uniform(0, 15)
+        else:
+            hip, knee, abd = rng.uniform(-5, 25), rng.uniform(20, 70), rng.uniform(25, 50)
+        pose[f"hip_flex.{side}"], pose[f"hip_abd.{side}"], pose[f"knee.{side}"] = hip, abd, knee
+        pose[f"hip_twist.{side}"], pose[f"ankle.{side}"] = rng.uniform(-10, 10), rng.uniform(15, 45)
+    if legs == "tuck":
+        pose["spine_flex"] = rng.uniform(5, 35)
+    arms = rng.choice(["up", "forward", "one_up"])
+    for side in SIDES:
+        if arms == "up" or (arms == "one_up" and side == "L"):
+            _draw_arm(pose, side, rng, (130, 180), (0, 45), (-30, 30), (0, 40), (-20, 20))
+        elif arms == "forward":
+            _draw_arm(pose, side, rng, (60, 120), (0, 35), (-30, 30), (0, 60), (-20, 20))
+        else:
+            _draw_arm(pose, side, rng, (-20, 40), (20, 60), (-20, 20), (20, 90), (-20, 20))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_throwing(rng: np.random.Generator) -> Pose:
+    """Overhand throw with the right arm (mirrored half of the time), left leg in front.
+    Cocked (two thirds): the throwing arm raised above the shoulder with the forearm bent
+    back behind the head, the chest turned towards the throwing side, the other arm
+    reaching towards the target. Follow-through: the throwing arm swung forward and down
+    across the body, the chest turned the other way and bent forward."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.5)
+    pose["hip_flex.L"], pose["knee.L"] = rng.uniform(20, 45), rng.uniform(5, 35)
+    pose["hip_flex.R"], pose["knee.R"] = rng.uniform(-25, -5), rng.uniform(10, 35)
+    for side in SIDES:
+        pose[f"hip_abd.{side}"], pose[f"hip_twist.{side}"] = rng.uniform(0, 15), rng.uniform(-20, 10)
+        pose[f"ankle.{side}"] = rng.uniform(-10, 20)
+    if rng.random() < 2 / 3:  # cocked
+        pose["spine_twist"], pose["spine_lat"] = rng.uniform(-40, -15), rng.uniform(0, 15)
+        pose["spine_flex"] = rng.uniform(-15, 5)
+        # Twisted outwards so that the bent forearm points up, the hand above the head.
+        _draw_arm(pose, "R", rng, (120, 150), (0, 35), (-60, -35), (30, 90), (-30, 30))
+        _draw_arm(pose, "L", rng, (40, 90), (10, 50), (-20, 20), (5, 50), (-20, 20))
+    else:  # follow-through
+        pose["spine_twist"], pose["spine_lat"] = rng.uniform(15, 40), rng.uniform(-10, 5)
+        pose["spine_flex"] = rng.uniform(10, 35)
+        _draw_arm(pose, "R", rng, (40, 90), (-10, 20), (-30, 10), (0, 45), (-20, 20))
+        _draw_arm(pose, "L", rng, (-30, 15), (10, 40), (-20, 20), (60, 110), (-20, 20))
+    return _mirrored_at_random(pose, rng)
+
+
+def _family_sprinting(rng: np.random.Generator) -> Pose:
+    """A sprint stride: long leg swing with a high knee, a strong arm pump (each arm
+    against the opposite leg, swinging up to about 110 degrees forward and 50 back),
+    elbows bent about 90 degrees, the torso leaning forward. Mirrored half of the time."""
+    pose = neutral_pose()
+    _relaxed_torso(pose, rng, scale=0.4)
+    pose["spine_flex"] = rng.uniform(10, 30)
+    phase = rng.uniform(0, 2 * math.pi)
+    stride = rng.uniform(45, 70)
+    pump = rng.uniform(1.2, 1.6)
+    for side, shift in (("L", 0.0), ("R", math.pi)):
+        swing = math.sin(phase + shift)
+        forward_motion = max(0.0, math.cos(phase + shift))
+        pose[f"hip_flex.{side}"] = stride * swing * (1.0 if swing > 0 else 0.6) + 15  # extension ends near -30
+        pose[f"hip_abd.{side}"], pose[f"hip_twist.{side}"] = rng.uniform(0, 8), rng.uniform(-10, 10)
+        pose[f"knee.{side}"] = rng.uniform(10, 25) + 1.8 * stride * forward_motion
+        pose[f"ankle.{side}"] = rng.uniform(0, 35)
+        arm = -pump * stride * swing
+        _set_arm(pose, side, (arm if arm > 0 else 0.4 * arm) + rng.uniform(-4, 4), rng.uniform(5, 20),
+                 rng.uniform(-15, 15), rng.uniform(75, 110), rng.uniform(-15, 15))
+    return _mirrored_at_random(pose, rng)
+
+
+#: Families in the air: the body is lifted this far (metres, (low, high)) off the ground.
+AIRBORNE: dict[str, tuple[float, float]] = {"jumping": (0.1, 0.45)}
+
+
 _FAMILIES: dict[str, Callable[[np.random.Generator], Pose]] = {
     "walking_natural": _family_walking_natural,
     "arms_hanging": _family_arms_hanging,
@@ -496,6 +618,10 @@ _FAMILIES: dict[str, Callable[[np.random.Generator], Pose]] = {
     "squatting": _family_squatting,
     "kneeling": _family_kneeling,
     "free": _family_free,
+    "kicking": _family_kicking,
+    "jumping": _family_jumping,
+    "throwing": _family_throwing,
+    "sprinting": _family_sprinting,
 }
 
 

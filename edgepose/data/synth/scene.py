@@ -17,6 +17,7 @@ from edgepose.data.synth.body import BodyModel, get_body_model
 from edgepose.data.synth.camera import (
     Camera,
     frame_main_person,
+    frame_points,
     projected_box,
     sensor_effects,
 )
@@ -57,6 +58,31 @@ def place_others(rng: np.random.Generator, camera: Camera, people: list[Person],
             break
     return placed
 
+
+#: Closest distance (metres, on the ground) between the centres of two people of a group.
+GROUP_SPACING = 0.6
+
+
+def place_group(rng: np.random.Generator, people: list[Person]) -> list[Person]:
+    """Spread ``people`` (each centred at the origin) on the ground as a group: person 0
+    stays at the origin, the others stand beside, in front and behind at several depths
+    along the camera's viewing direction (world +y), so that they occlude each other.
+
+    The area grows with the group: sideways within +-(0.5 + 0.15 n) metres, in depth from
+    0.8 m in front to 0.35 n + 0.6 m behind, for n people; centres at least
+    :data:`GROUP_SPACING` apart. A person that finds no free spot in 30 draws is left out.
+    """
+    n = len(people)
+    half_width, back = 0.5 + 0.15 * n, 0.35 * n + 0.6
+    placed, centres = [people[0]], [np.zeros(2)]
+    for person in people[1:]:
+        for _ in range(30):
+            c = np.array([rng.uniform(-half_width, half_width), rng.uniform(-0.8, back)])
+            if min(np.linalg.norm(c - o) for o in centres) >= GROUP_SPACING:
+                placed.append(person.moved(np.array([c[0], c[1], 0.0])))
+                centres.append(c)
+                break
+    return placed
 
 
 def _scene_mesh(people: Sequence[Person], faces: np.ndarray, light: tuple
@@ -142,8 +168,10 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
         body: the loaded body model (:func:`get_body_model`).
         rng: random generator; the only source of randomness.
         config: scene settings (default :class:`SynthConfig`).
-        num_people: people to place (None: drawn from ``config.people_weights``). People
-            that cannot be placed in view are dropped, so the image may hold fewer.
+        num_people: people to place (None: a group of ``config.group_size`` people with
+            probability ``config.group_prob``, otherwise drawn from
+            ``config.people_weights``). People that cannot be placed in view are dropped,
+            so the image may hold fewer.
         pose_family: force one pose family for everybody (None: random per person).
 
     Returns:
@@ -153,16 +181,25 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
     """
     config = config or SynthConfig()
     size, ss = config.size, config.supersample
+    group = False
     if num_people is None:
-        weights = np.asarray(config.people_weights[: config.people_max], dtype=np.float64)
-        num_people = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))
+        if happens(rng, config.group_prob):
+            group = True
+            num_people = int(rng.integers(config.group_size[0], config.group_size[1] + 1))
+        else:
+            weights = np.asarray(config.people_weights[: config.people_max], dtype=np.float64)
+            num_people = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))
     if num_people < 1:
         raise InputError(f"num_people must be >= 1, got {num_people}")
 
     photos = get_background_library(config.background_dir, config.background_split) if config.uses_photos else None
     people = make_people(body, rng, num_people, config, pose_family, photos)
-    camera = frame_main_person(rng, people[0], config, several=num_people > 1)
-    people = place_others(rng, camera, people, size)
+    if group:  # the camera frames the whole group
+        people = place_group(rng, people)
+        camera = frame_points(rng, np.concatenate([p.vertices for p in people]), config)
+    else:
+        camera = frame_main_person(rng, people[0], config, several=num_people > 1)
+        people = place_others(rng, camera, people, size)
     light = random_light(rng, camera)
 
     vertices, faces, face_owner, shaded = _scene_mesh(people, body.faces, light)
