@@ -8,9 +8,9 @@
 set -euo pipefail
 PY=${PYTHON:-python}
 [ -f data/synth/train/annotations/person_keypoints.json ] ||
-    $PY training/synth.py --out data/synth/train --n 12000 --size 192 --seed 1 --workers 2
+    $PY training/synth.py --out data/synth/train --n 12000 --size 192 --seed 1 --workers 2 --preset v1
 [ -f data/synth/val/annotations/person_keypoints.json ] ||
-    $PY training/synth.py --out data/synth/val --n 400 --size 192 --seed 1000 --workers 2
+    $PY training/synth.py --out data/synth/val --n 400 --size 192 --seed 1000 --workers 2 --preset v1
 if [ "${1:-}" = phase2 ]; then  # continue the four ResNet-50 runs (equal extra steps), resumable
     for model in ${MODELS:-simdr_r50_128 simdr_r50_64 hm_r50_64 hm_r50_128}; do
         $PY training/train.py --config "training/configs/synthetic/${model}_phase2.yaml"
