@@ -177,7 +177,7 @@ def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
 # ---- which half a folder belongs to ----------------------------------------------------------------
 #: the numpy core, shared by both halves (the package's __init__ is the public API over the runtime)
 CORE = ("edgepose.errors", "edgepose.skeleton", "edgepose.geometry", "edgepose.preprocess", "edgepose.codecs",
-        "edgepose.zoo", "edgepose.checks", "edgepose.atomic", "edgepose.version")
+        "edgepose.zoo", "edgepose.download", "edgepose.checks", "edgepose.atomic", "edgepose.version")
 #: torch-free programs over the runtime
 RUNTIME = ("edgepose.runtime", "edgepose.video", "edgepose.commands", "edgepose.bench")
 #: the torch side
@@ -222,7 +222,7 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 
 def test_every_module_belongs_to_one_half() -> None:
     mods = package_modules()
-    homeless = [m for m in mods if m not in ("edgepose", "edgepose.cli", "edgepose.tflite_ops")
+    homeless = [m for m in mods if m not in ("edgepose", "edgepose.cli", "edgepose.export.tflite_ops")
                 and not _in(m, CORE + RUNTIME + TORCH_SIDE)]
     assert homeless == [], f"modules outside core/runtime/torch folders: {homeless}"
 

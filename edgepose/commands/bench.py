@@ -48,7 +48,8 @@ from edgepose.cli import ArgumentParser, run_main
 from edgepose.errors import InputError, did_you_mean
 from edgepose.runtime.backends import available_backends
 from edgepose.runtime.estimator import Estimator
-from edgepose.zoo import REGISTRY, fetch_file
+from edgepose.download import fetch_file
+from edgepose.zoo import REGISTRY
 
 __all__ = ["MODEL_SUFFIXES", "PeerRows", "find_files", "main", "named_numbers", "parse_args", "run", "run_soak",
            "settings_from_args"]
