@@ -3,10 +3,11 @@
 Folders say which half a module belongs to (tests/test_import_guard.py checks it):
 
 * the numpy core, shared by both halves: ``errors``, ``skeleton``, ``geometry``, ``preprocess``,
-  ``codecs/``, ``zoo`` (the registry), ``checks``, ``atomic``, ``version``;
+  ``codecs/``, ``zoo`` (the registry), ``download`` (its files on disk, verified), ``checks``,
+  ``atomic``, ``version``;
 * ``runtime/``: the torch-free runtime (Estimator, backends, model files and their metadata,
-  detect, track, smooth, draw), needing only numpy, OpenCV and one inference runtime; ``video``
-  and ``commands/`` are programs over it;
+  detect, track, smooth, draw), needing only numpy, OpenCV and one inference runtime; ``video``,
+  ``bench/`` and ``commands/`` are programs over it;
 * the torch side: ``nn/``, ``data/``, ``train/``, ``export/`` and ``evaluate`` (the ``train`` /
   ``export`` extras).
 

@@ -7,7 +7,7 @@ numpy + pycocotools only; torch tensors are accepted where a model is involved
 Validation pipeline (top-down)::
 
     kp_crop, kp_scores = predict_with_flip(model_fn, images, codec, flip_index)  # crop px
-    kp_img = crop_to_image(kp_crop, meta["matrix"])                             # image px
+    kp_img = crops_to_frame(kp_crop, meta["matrix"])                            # image px (edgepose.preprocess)
     results = coco_results(kp_img, kp_scores, meta["image_id"], meta["score"],
                            areas=meta["scale"].prod(-1), sigmas=kset.sigmas)   # rescore + OKS NMS
     stats = coco_keypoint_ap(ann_file, results, kset.sigmas)                   # {"AP": ..., ...}
@@ -297,28 +297,16 @@ def write_coco_results(results: Sequence[dict[str, Any]], path: str | os.PathLik
 
 
 # ---- crop -> image ---------------------------------------------------------------------
-def crop_to_image(keypoints: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Map crop keypoints back to the image (the runtime's :func:`edgepose.preprocess.crops_to_frame`).
-
-    Args:
-        keypoints: (N, K, 2) px in the model input crop.
-        matrices: (N, 2, 3) image -> crop affine matrices (``meta["matrix"]``).
-
-    Returns:
-        (N, K, 2) float64 image px: ``transform_points(kp, inverse(matrix))`` per person.
-    """
-    return crops_to_frame(keypoints, matrices)
-
-
 def crop_to_image_cs(
     keypoints: np.ndarray, centers: np.ndarray, scales: np.ndarray, input_hw: tuple[int, int],
 ) -> np.ndarray:
-    """Map crop keypoints (N, K, 2) back with the crops' centres (N, 2) and scales (N, 2) px (no rotation)."""
+    """Map crop keypoints (N, K, 2) back with the crops' centres (N, 2) and scales (N, 2) px (no rotation);
+    with the crops' matrices at hand, :func:`edgepose.preprocess.crops_to_frame` does it."""
     c, s = np.asarray(centers, dtype=np.float64), np.asarray(scales, dtype=np.float64)
     matrices = np.zeros((len(c), 2, 3))
     for i in range(len(c)):
         matrices[i] = get_affine_matrix(c[i], s[i], input_hw)
-    return crop_to_image(keypoints, matrices)
+    return crops_to_frame(keypoints, matrices)
 
 
 # ---- flip test ---------------------------------------------------------------------------

@@ -37,8 +37,10 @@ from pathlib import Path
 from edgepose.errors import InputError
 from edgepose.export.atomic import StagedOutputs
 from edgepose.export.cli import ArgumentParser, run_main
-from edgepose.runtime.metadata import detect_format, read_metadata, with_runtime_defaults, write_metadata
-from edgepose.zoo import MANIFEST, PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, get_spec, read_manifest, sha256_of
+from edgepose.export.model_files import detect_format, read_metadata, write_metadata
+from edgepose.runtime.metadata import with_runtime_defaults
+from edgepose.download import sha256_of
+from edgepose.zoo import MANIFEST, PACKAGE_SCHEME, PACKED_SUFFIX, WEIGHTS_DIR, get_spec, read_manifest
 
 logger = logging.getLogger("ship")
 BUDGET_BYTES = 100 * 1000 * 1000

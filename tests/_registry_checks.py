@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgepose import Estimator, zoo
-from edgepose.runtime.metadata import read_metadata
+from edgepose import Estimator, download, zoo
+from edgepose.export.model_files import read_metadata
 
 #: why the real-manifest check is skipped while the shipped files lack the key
 SKIP_REASON = "shipped files predate score_threshold metadata; re-ship with quantization/ship.py"
@@ -25,7 +25,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "edgepose" / "samples" / "person.
 
 def shipped_files_lack_score_threshold(name: str) -> bool:
     """True if any file that registry model ``name`` ships has no ``score_threshold`` metadata."""
-    return any(read_metadata(zoo.fetch_file(f)).get("score_threshold") is None for f in zoo.get_spec(name).files)
+    return any(read_metadata(download.fetch_file(f)).get("score_threshold") is None for f in zoo.get_spec(name).files)
 
 
 def assert_path_matches_registry(name: str, image: np.ndarray | None = None) -> None:
@@ -44,7 +44,7 @@ def assert_path_matches_registry(name: str, image: np.ndarray | None = None) -> 
         assert image is not None, SAMPLE
     with tempfile.TemporaryDirectory() as tmp:
         for f in spec.files:
-            local = zoo.fetch_file(f)  # sha256-verified (unpacked from .xz if packed)
+            local = download.fetch_file(f)  # sha256-verified (unpacked from .xz if packed)
             meta = read_metadata(local)
             label = f"{name} {f.format}/{f.precision} ({f.url})"
             assert meta["model"] == name, label
@@ -57,7 +57,7 @@ def assert_path_matches_registry(name: str, image: np.ndarray | None = None) -> 
             backend = "tflite" if f.format == "tflite" else "onnxruntime"
             with Estimator(name, backend=backend, precision=f.precision, threads=1, smoothing=None) as by_name, \
                     Estimator(copy, backend=backend, threads=1, smoothing=None) as by_path:
-                assert zoo.sha256_of(by_name.backend.path) == f.sha256, label
+                assert download.sha256_of(by_name.backend.path) == f.sha256, label
                 assert by_path.score_threshold == by_name.score_threshold, (
                     f"{label}: by path {by_path.score_threshold} != by name {by_name.score_threshold}")
                 assert by_path.tracker.keypoint_threshold == by_name.tracker.keypoint_threshold, label

@@ -12,7 +12,7 @@ import pytest
 from _tiny_models import make_onnx
 
 from edgepose.atomic import default_file_mode, write_atomic, write_bytes_atomic
-from edgepose.runtime.metadata import read_metadata, write_onnx_metadata
+from edgepose.export.model_files import read_metadata, write_onnx_metadata
 from edgepose.runtime.pose_json import PoseJsonWriter
 from edgepose.runtime.result import PoseResult
 from edgepose.video import ImageSink

@@ -1,4 +1,4 @@
-"""apps/bench.py on tiny models: table, CSV, plot, batch vs loop."""
+"""The bench (edgepose bench, python apps/bench.py) on tiny models: table, CSV, plot, batch vs loop, soak."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import cv2
 import pytest
 from _tiny_models import make_onnx, make_tflite
 
-from edgepose.errors import BackendNotInstalledError
+from edgepose.bench.plot import model_family
+from edgepose.errors import BackendNotInstalledError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,15 +107,15 @@ def test_soak_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: 
     assert int(table["smoothing filters at end"]) >= 1
     # a growth limit that cannot be met fails the run; --soak without --model is a usage error
     assert bench.main([*args, "--soak-max-growth-mb", "-1"]) == 1 and "RSS grew" in caplog.text
-    assert bench.main(["--soak", "5"]) == 2 and "--soak needs --model" in caplog.text
+    with pytest.raises(InputError, match="--soak needs --model"):
+        bench.main(["--soak", "5"])
 
 
 def test_model_family_drops_the_size() -> None:
-    bench = _load_bench()
-    assert bench.model_family("simdr_r50_128") == "simdr_r50"
-    assert bench.model_family("hm_r50_256x192") == "hm_r50"
-    assert bench.model_family("simdr_r50_256_mpii") == "simdr_r50_mpii"
-    assert bench.model_family("tiny_simdr") == "tiny_simdr"
+    assert model_family("simdr_r50_128") == "simdr_r50"
+    assert model_family("hm_r50_256x192") == "hm_r50"
+    assert model_family("simdr_r50_256_mpii") == "simdr_r50_mpii"
+    assert model_family("tiny_simdr") == "tiny_simdr"
 
 
 @pytest.mark.parametrize("item", ["tiny.onnx", "=3", "tiny.onnx=", "tiny.onnx=abc", "tiny.onnx=nan"])
@@ -135,3 +136,38 @@ def test_plot_needs_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
                        "--repeats", "2",
                        "--warmup", "0", "--out", str(tmp_path / "none.png")]) == 0
     assert not (tmp_path / "none.png").exists()
+
+
+def test_edgepose_bench_runs_from_the_package_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``edgepose bench`` through the console command's entry point, with the smallest settings on a tiny
+    model: the table, the CSV and the soak need nothing of the clone (the scene's picture is package
+    data; no package module names the tests' fixtures), and user errors are one line with status 2."""
+    import edgepose
+    from edgepose.bench.scene import DEFAULT_PATCH
+    from edgepose.commands import main
+
+    package = Path(edgepose.__file__).parent
+    assert DEFAULT_PATCH.is_file() and DEFAULT_PATCH.is_relative_to(package)
+    assert not [p for p in package.rglob("*.py") if "fixtures" in p.read_text(encoding="utf-8")]
+    model = make_onnx(tmp_path / "tiny.onnx")
+    monkeypatch.chdir(tmp_path)
+    small = ["--threads", "1", "--backends", "onnxruntime"]
+    assert main(["bench", "--files", str(model), "--repeats", "1", "--warmup", "0", "--no-plot",
+                 "--csv", "b.csv", *small]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["file", "model", "input", "backend"]
+    assert [line.split()[:4] for line in lines[2:]] == [["tiny.onnx", "tiny_simdr", "64x64", "onnxruntime"]]
+    (row,) = csv.DictReader(open(tmp_path / "b.csv"))
+    assert float(row["model_med"]) > 0 and float(row["e2e_med"]) > 0 and row["macs_from"] in ("onnx graph", "")
+    assert not (tmp_path / "bench.png").exists()
+    assert main(["bench", "--soak", "3", "--soak-warmup", "1", "--model", str(model), "--soak-max-growth-mb",
+                 "1000", *small]) == 0
+    assert capsys.readouterr().out.startswith("soak: tiny.onnx  onnxruntime")
+    for argv, message in ((["--files", str(model), "--image", "nope.png", "--no-plot"],
+                           "error: --image nope.png: cannot be read as an image"),
+                          ([], "error: no model files: give --models-dir and/or --files"),
+                          (["--soak", "2"], "error: --soak needs --model")):
+        assert main(["bench", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith(message), err

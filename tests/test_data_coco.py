@@ -20,7 +20,7 @@ from edgepose.data import (
     worker_init_fn,
 )
 from edgepose.errors import InputError
-from edgepose.evaluate import crop_to_image
+from edgepose.preprocess import crops_to_frame
 from edgepose.skeleton import get_keypoint_set
 from edgepose.zoo import get_spec
 
@@ -111,7 +111,7 @@ def test_validation_targets_decode_back_to_ground_truth(tiny_coco, model):
         assert meta["scale"][0] / meta["scale"][1] == pytest.approx(w / h)
         weight = s["target_weight"] > 0
         assert weight.sum() == (meta["visible"] > 0).sum()
-        back = crop_to_image(_decode_targets(ds, s)[None], meta["matrix"][None])[0]
+        back = crops_to_frame(_decode_targets(ds, s)[None], meta["matrix"][None])[0]
         tol = 0.5 * _crop_step(ds) * meta["scale"][0] / w + 1e-6  # half a bin / cell, in image px
         np.testing.assert_array_less(np.abs(back - meta["keypoints"])[weight], tol)
 
@@ -134,7 +134,7 @@ def test_training_samples_are_consistent_under_augmentation(tiny_coco):
             kp_crop = _decode_targets(ds, s)
             weight = s["target_weight"] > 0
             source = meta["keypoints"][flip_index] if meta["flip"] else meta["keypoints"]
-            back = crop_to_image(kp_crop[None], meta["matrix"][None])[0]
+            back = crops_to_frame(kp_crop[None], meta["matrix"][None])[0]
             zoom = np.linalg.norm(meta["matrix"][:, 0])
             err = np.linalg.norm(back - source, axis=1)[weight]  # half a bin per crop axis, rotated
             np.testing.assert_array_less(err, np.sqrt(2) * 0.5 / ds.codec.split_ratio / zoom + 1e-6)
@@ -294,7 +294,7 @@ def test_synthetic_fixture_loads():
     assert s["image"].shape == (3, 128, 128)
     val = CocoPoseDataset(ann_file, candidates[0], spec, train=False)
     v = val[0]
-    back = crop_to_image(_decode_targets(val, v)[None], v["meta"]["matrix"][None])[0]
+    back = crops_to_frame(_decode_targets(val, v)[None], v["meta"]["matrix"][None])[0]
     weight = v["target_weight"] > 0
     np.testing.assert_array_less(np.abs(back - v["meta"]["keypoints"])[weight], 0.5 / 3 * v["meta"]["scale"][0] / 128 + 1e-6)
 

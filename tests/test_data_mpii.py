@@ -11,7 +11,7 @@ import pytest
 
 from edgepose.data import MPII_AUGMENT, AnnotationError, MpiiDataset, load_mpii_persons
 from edgepose.errors import InputError
-from edgepose.evaluate import crop_to_image
+from edgepose.preprocess import crops_to_frame
 from edgepose.zoo import get_spec
 
 
@@ -68,7 +68,7 @@ def test_targets_decode_back_to_joints(tmp_path, model):
             kp, _ = ds.codec.decode(s["heatmap"][None])
         else:
             kp, _ = ds.codec.decode((np.log(s["target_x"] + 1e-12)[None], np.log(s["target_y"] + 1e-12)[None]))
-        back = crop_to_image(kp, meta["matrix"][None])[0]
+        back = crops_to_frame(kp, meta["matrix"][None])[0]
         weight = s["target_weight"] > 0
         assert weight.sum() == 15
         tol = 0.5 * step * meta["scale"][0] / 256 + 1e-6

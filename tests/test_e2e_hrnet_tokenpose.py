@@ -27,7 +27,7 @@ from torch import nn  # noqa: E402
 from edgepose import Estimator  # noqa: E402
 from edgepose.export import export_onnx  # noqa: E402
 from edgepose.export.tflite_export import export_tflite  # noqa: E402
-from edgepose.runtime.metadata import read_metadata  # noqa: E402
+from edgepose.export.model_files import read_metadata  # noqa: E402
 from edgepose.nn import build  # noqa: E402
 from edgepose.preprocess import crops_to_frame, preprocess_crops  # noqa: E402
 from edgepose.zoo import get_spec  # noqa: E402

@@ -20,7 +20,7 @@ from _export_helpers import load_cli
 
 from edgepose import Estimator
 from edgepose.train.rebuild import load_torch_model
-from edgepose.runtime.metadata import read_metadata
+from edgepose.export.model_files import read_metadata
 from edgepose.preprocess import crops_to_frame, preprocess_crops
 from edgepose.train.config import load_config
 from edgepose.train.engine import run_training

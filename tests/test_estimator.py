@@ -14,7 +14,7 @@ import pytest
 from _tiny_models import make_heatmap_onnx, make_onnx, make_tflite, metadata_for, reference_outputs
 
 import edgepose
-from edgepose import Estimator, EstimatorOptions, ModelDescription, OneEuroParams, PoseResult, zoo
+from edgepose import Estimator, EstimatorOptions, ModelDescription, OneEuroParams, PoseResult, download, zoo
 from edgepose.runtime.backends import load_backend
 from edgepose.codecs import SimDRCodec
 from edgepose.errors import ChecksumError, EdgeposeError, InputError, ModelFileError, UnknownModelError
@@ -356,7 +356,7 @@ def test_litert_torch_tflite(tmp_path: Path, frame: np.ndarray) -> None:
     """A TFLite file from the real converter: output names are the converter's, roles come from metadata."""
     torch = pytest.importorskip("torch")
     litert_torch = pytest.importorskip("litert_torch")
-    from edgepose.runtime.metadata import write_tflite_metadata
+    from edgepose.export.model_files import write_tflite_metadata
 
     class Tiny(torch.nn.Module):
         def __init__(self) -> None:
@@ -388,7 +388,7 @@ def test_registry_name_resolves_to_verified_cached_file(models: dict[str, Path],
     for key, fmt, prec in (("onnx", "onnx", "int8"), ("tflite", "tflite", "int8"), ("onnx_fixed", "onnx", "fp32")):
         p = models[key]
         mf = zoo.ModelFile(fmt, prec, f"https://example.invalid/{p.name}", _sha(p), p.stat().st_size)
-        cached = zoo.cache_dir() / f"{mf.sha256[:16]}-{p.name}"
+        cached = download.cache_dir() / f"{mf.sha256[:16]}-{p.name}"
         cached.write_bytes(p.read_bytes())
         files.append(mf)
     spec = zoo.with_files(zoo.make_spec("simdr", "r50", "64"), tuple(files), "test")
@@ -618,7 +618,7 @@ def test_shipped_file_by_path_behaves_like_its_name_and_draws(name: str, model_f
     backend = "tflite" if model_file.format == "tflite" else "onnxruntime"
     copy = tmp_path / "elsewhere" / f"{name}_{model_file.precision}.{model_file.format}"
     copy.parent.mkdir()
-    shutil.copyfile(zoo.fetch_file(model_file), copy)
+    shutil.copyfile(download.fetch_file(model_file), copy)
     image = cv2.imread(str(SAMPLE))
     with Estimator(name, backend=backend, precision=model_file.precision, threads=1) as by_name, \
             Estimator(copy, backend=backend, threads=1) as by_path:

@@ -17,7 +17,6 @@ from edgepose.errors import InputError
 from edgepose.evaluate import (
     coco_keypoint_ap,
     coco_results,
-    crop_to_image,
     crop_to_image_cs,
     load_mpii_gt_valid,
     oks_nms,
@@ -28,6 +27,7 @@ from edgepose.evaluate import (
     write_coco_results,
 )
 from edgepose.geometry import get_affine_matrix, transform_points
+from edgepose.preprocess import crops_to_frame
 from edgepose.skeleton import COCO17, CROWDPOSE14, MPII16
 
 SIGMAS = COCO17.sigma_array()
@@ -212,13 +212,13 @@ def test_pck_by_box_size():
     assert out == pytest.approx({"mean": 3 / 5, "a": 1.0, "b": 0.0, "c": 1.0})
 
 
-def test_crop_to_image_inverts_the_crop_matrix():
+def test_crops_to_frame_inverts_the_crop_matrix():
     rng = np.random.default_rng(2)
     centers, scales = rng.uniform(50, 300, (4, 2)), rng.uniform(40, 200, (4, 1)) * [1.0, 4 / 3]
     mats = np.stack([get_affine_matrix(c, s, (256, 192), r) for c, s, r in zip(centers, scales, [0, 10, -30, 90])])
     img_pts = rng.uniform(0, 400, (4, 17, 2))
     crop_pts = np.stack([transform_points(p, m) for p, m in zip(img_pts, mats)])
-    np.testing.assert_allclose(crop_to_image(crop_pts, mats), img_pts, atol=1e-9)
+    np.testing.assert_allclose(crops_to_frame(crop_pts, mats), img_pts, atol=1e-9)
     plain = np.stack([get_affine_matrix(c, s, (256, 192)) for c, s in zip(centers, scales)])
     crop_plain = np.stack([transform_points(p, m) for p, m in zip(img_pts, plain)])
     np.testing.assert_allclose(crop_to_image_cs(crop_plain, centers, scales, (256, 192)), img_pts, atol=1e-9)

@@ -7,7 +7,7 @@ import pytest
 from _export_helpers import dequantized_adds, load_cli, save_checkpoint, seeded_model
 from _stick_dataset import write_stick_dataset
 
-from edgepose.runtime.metadata import read_metadata
+from edgepose.export.model_files import read_metadata
 
 
 def table_lines(out: str) -> list[str]:

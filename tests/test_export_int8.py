@@ -14,9 +14,9 @@ from edgepose.export.calibration import calibration_batch, calibration_crops, co
 from edgepose.export.common import torch_outputs
 from edgepose.export.pipeline import export_int8
 from edgepose.export.runtime import FileRunner
-from edgepose.runtime.metadata import read_metadata
+from edgepose.export.model_files import read_metadata
 from edgepose.preprocess import preprocess_crops
-from edgepose.tflite_ops import check_builtin_only
+from edgepose.export.tflite_ops import check_builtin_only
 
 SUBSET = 12
 

@@ -31,7 +31,7 @@ from edgepose.export.quantize import (  # noqa: E402
     onnx_float_nodes, onnx_head_nodes, onnx_transformer_float_nodes,
 )
 from edgepose.export.runtime import FileRunner  # noqa: E402
-from edgepose.runtime.metadata import read_metadata  # noqa: E402
+from edgepose.export.model_files import read_metadata  # noqa: E402
 from edgepose.nn import build  # noqa: E402
 from edgepose.zoo import get_spec  # noqa: E402
 

@@ -11,7 +11,7 @@ from edgepose.errors import InputError
 from edgepose.export import export_onnx
 from edgepose.export.common import max_abs_diff, torch_outputs
 from edgepose.export.runtime import FileRunner
-from edgepose.runtime.metadata import read_metadata
+from edgepose.export.model_files import read_metadata
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from _export_helpers import random_batch, seeded_model
 from edgepose.export import export_tflite
 from edgepose.export.common import max_abs_diff, torch_outputs
 from edgepose.export.runtime import FileRunner
-from edgepose.runtime.metadata import read_metadata
-from edgepose.tflite_ops import check_builtin_only
+from edgepose.export.model_files import read_metadata
+from edgepose.export.tflite_ops import check_builtin_only
 
 # ops litert-torch 0.10 produces for a ResNet SimDR model (NHWC input; recorded by the test)
 SIMDR_FP32_OPS = {"ADD", "CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "PAD", "PADV2", "RESHAPE", "TRANSPOSE"}

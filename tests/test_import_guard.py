@@ -1,6 +1,6 @@
 """Layering: the runtime (import edgepose, Estimator on every backend, detectors, drawing, the
 webcam app's modules) never imports torch, torchvision, nncf or tensorflow; per folder, the numpy
-core imports only itself and the runtime (edgepose/runtime/, video, commands) never reaches the torch
+core imports only itself and the runtime (edgepose/runtime/, video, commands, bench) never reaches the torch
 side (nn, data, train, export, evaluate); and no import cycle exists inside the package."""
 
 from __future__ import annotations
@@ -177,9 +177,9 @@ def test_the_cycle_finder_finds_cycles(tmp_path: Path) -> None:
 # ---- which half a folder belongs to ----------------------------------------------------------------
 #: the numpy core, shared by both halves (the package's __init__ is the public API over the runtime)
 CORE = ("edgepose.errors", "edgepose.skeleton", "edgepose.geometry", "edgepose.preprocess", "edgepose.codecs",
-        "edgepose.zoo", "edgepose.checks", "edgepose.atomic", "edgepose.version")
+        "edgepose.zoo", "edgepose.download", "edgepose.checks", "edgepose.atomic", "edgepose.version")
 #: torch-free programs over the runtime
-RUNTIME = ("edgepose.runtime", "edgepose.video", "edgepose.commands")
+RUNTIME = ("edgepose.runtime", "edgepose.video", "edgepose.commands", "edgepose.bench")
 #: the torch side
 TORCH_SIDE = ("edgepose.nn", "edgepose.data", "edgepose.train", "edgepose.export", "edgepose.evaluate",
               "edgepose.yardstick")
@@ -222,7 +222,7 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 
 def test_every_module_belongs_to_one_half() -> None:
     mods = package_modules()
-    homeless = [m for m in mods if m not in ("edgepose", "edgepose.cli", "edgepose.tflite_ops")
+    homeless = [m for m in mods if m not in ("edgepose", "edgepose.cli")
                 and not _in(m, CORE + RUNTIME + TORCH_SIDE)]
     assert homeless == [], f"modules outside core/runtime/torch folders: {homeless}"
 

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from _tiny_models import make_onnx, make_tflite, weights
 
-from edgepose import Estimator, zoo
+from edgepose import Estimator, download, zoo
 from edgepose.errors import ChecksumError, ModelFileError
 
 HW = (64, 64)
@@ -203,7 +203,7 @@ def _register(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model: Path, *, s
 
 
 def _cache_path(mf: zoo.ModelFile) -> Path:
-    return zoo.cache_dir() / f"{mf.sha256[:16]}-{Path(mf.url).name}"
+    return download.cache_dir() / f"{mf.sha256[:16]}-{Path(mf.url).name}"
 
 
 def _corrupt(kind: str, data: bytes) -> bytes:
@@ -227,11 +227,11 @@ def test_corrupt_cache_entry_is_replaced_by_a_verified_download(models: dict[str
     cached = _cache_path(mf)
     cached.write_bytes(_corrupt(kind, good))
     server = _Server(good)
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", server)
+    monkeypatch.setattr(download.urllib.request, "urlopen", server)
     with Estimator("tiny_integrity", threads=1) as est:
         assert est(frame).keypoints.shape == (1, 17, 2)
     assert server.calls == 1 and cached.read_bytes() == good
-    assert sorted(p.name for p in zoo.cache_dir().iterdir()) == [cached.name]
+    assert sorted(p.name for p in download.cache_dir().iterdir()) == [cached.name]
 
 
 @pytest.mark.parametrize("key", ["onnx", "tflite"])
@@ -242,11 +242,11 @@ def test_corrupt_cache_entry_offline_fails_naming_the_file(models: dict[str, Pat
     mf = _register(monkeypatch, tmp_path, models[key])
     cached = _cache_path(mf)
     cached.write_bytes(_corrupt(kind, models[key].read_bytes()))
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", _Server(b"", error=urllib.error.URLError("offline")))
+    monkeypatch.setattr(download.urllib.request, "urlopen", _Server(b"", error=urllib.error.URLError("offline")))
     with pytest.raises(ModelFileError) as info:
         Estimator("tiny_integrity")
     assert models[key].name in str(info.value) and "offline" in str(info.value)
-    assert list(zoo.cache_dir().iterdir()) == []  # the corrupt copy is gone, nothing partial stays
+    assert list(download.cache_dir().iterdir()) == []  # the corrupt copy is gone, nothing partial stays
 
 
 @pytest.mark.parametrize("key", ["onnx", "tflite"])
@@ -260,11 +260,11 @@ def test_wrong_sha256_is_caught_in_cache_and_download(models: dict[str, Path], t
     cached = _cache_path(mf)
     cached.write_bytes(good)
     server = _Server(good)
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", server)
+    monkeypatch.setattr(download.urllib.request, "urlopen", server)
     with pytest.raises(ChecksumError, match="sha256") as info:
         Estimator("tiny_integrity")
     assert models[key].name in str(info.value) and server.calls == 1
-    assert list(zoo.cache_dir().iterdir()) == []
+    assert list(download.cache_dir().iterdir()) == []
 
 
 @pytest.mark.parametrize("error", [
@@ -278,12 +278,12 @@ def test_interrupted_download_leaves_nothing_a_later_run_trusts(models: dict[str
                                                                 frame: np.ndarray, error: BaseException) -> None:
     good = models["onnx"].read_bytes()
     mf = _register(monkeypatch, tmp_path, models["onnx"])
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", _Server(good, fail_after=len(good) // 2, error=error))
+    monkeypatch.setattr(download.urllib.request, "urlopen", _Server(good, fail_after=len(good) // 2, error=error))
     with pytest.raises(ModelFileError, match="download of .*tiny.onnx failed"):
         Estimator("tiny_integrity")
-    assert list(zoo.cache_dir().iterdir()) == []  # no partial file at the final path, no temp file
+    assert list(download.cache_dir().iterdir()) == []  # no partial file at the final path, no temp file
     server = _Server(good)
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", server)
+    monkeypatch.setattr(download.urllib.request, "urlopen", server)
     with Estimator("tiny_integrity", threads=1) as est:  # the next run downloads again and verifies
         assert est(frame).keypoints.shape == (1, 17, 2)
     assert server.calls == 1 and _cache_path(mf).read_bytes() == good
@@ -294,25 +294,25 @@ def test_stale_partial_download_is_ignored(models: dict[str, Path], tmp_path: Pa
     """A process killed mid-download leaves a ``.part-*`` temp file: never used as the model."""
     good = models["onnx"].read_bytes()
     mf = _register(monkeypatch, tmp_path, models["onnx"])
-    (zoo.cache_dir() / ".part-killed.onnx").write_bytes(good[: len(good) // 3])
+    (download.cache_dir() / ".part-killed.onnx").write_bytes(good[: len(good) // 3])
     server = _Server(good)
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", server)
-    assert zoo.fetch_file(mf).read_bytes() == good
+    monkeypatch.setattr(download.urllib.request, "urlopen", server)
+    assert download.fetch_file(mf).read_bytes() == good
     assert server.calls == 1
 
 
 def test_oversized_download_is_cut_off(models: dict[str, Path], tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     mf = _register(monkeypatch, tmp_path, models["onnx"])
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", _Server(b"", endless=True))
+    monkeypatch.setattr(download.urllib.request, "urlopen", _Server(b"", endless=True))
     with pytest.raises(ChecksumError, match="more than the pinned"):
-        zoo.fetch_file(mf)
-    assert list(zoo.cache_dir().iterdir()) == []
+        download.fetch_file(mf)
+    assert list(download.cache_dir().iterdir()) == []
 
 
 def test_downloaded_files_are_user_only(models: dict[str, Path], tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     mf = _register(monkeypatch, tmp_path, models["onnx"])
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", _Server(models["onnx"].read_bytes()))
-    path = zoo.fetch_file(mf)
+    monkeypatch.setattr(download.urllib.request, "urlopen", _Server(models["onnx"].read_bytes()))
+    path = download.fetch_file(mf)
     assert os.stat(path).st_mode & 0o077 == 0

@@ -1,4 +1,5 @@
-"""Model-file metadata, the TFLite op lister and the shared preprocessing (all torch-free)."""
+"""Model-file metadata (the schema in the runtime, the file I/O on the export side), the TFLite op lister and
+the shared preprocessing (all torch-free, the export side's file modules included)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from _tiny_models import make_onnx, make_tflite, metadata_for
 
 from edgepose.errors import InputError, ModelFileError
 from edgepose.geometry import box_to_center_scale, get_affine_matrix, warp_crop
-from edgepose.runtime.metadata import (
-    FORMAT_VERSION, detect_format, make_metadata, read_metadata, validate_metadata, write_metadata,
-    write_onnx_metadata, write_tflite_metadata,
+from edgepose.export.model_files import (
+    detect_format, read_metadata, write_metadata, write_onnx_metadata, write_tflite_metadata,
 )
+from edgepose.export.tflite_ops import check_builtin_only, tflite_ops
 from edgepose.preprocess import crops_to_frame, preprocess_crops
-from edgepose.tflite_ops import check_builtin_only, tflite_ops
+from edgepose.runtime.metadata import FORMAT_VERSION, make_metadata, validate_metadata
 from edgepose.zoo import get_spec
 
 HW = (64, 64)
@@ -35,7 +36,8 @@ def tflite_file(tmp_path: Path) -> Path:
 
 
 def test_module_is_torch_free() -> None:
-    code = ("import sys, edgepose.runtime.metadata, edgepose.tflite_ops, edgepose.preprocess; "
+    code = ("import sys, edgepose.runtime.metadata, edgepose.export.model_files, edgepose.export.tflite_ops, "
+            "edgepose.preprocess; "
             "bad = [m for m in ('torch', 'tensorflow', 'nncf', 'onnx') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

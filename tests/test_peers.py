@@ -22,9 +22,14 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "apps"))
 
+import bench  # noqa: E402
+import bench_peers  # noqa: E402
 import peers  # noqa: E402
 import peers_accuracy  # noqa: E402
 
+from edgepose.bench.row import Row  # noqa: E402
+from edgepose.bench.scene import MovingScene  # noqa: E402
+from edgepose.bench.table import compare_with_peers  # noqa: E402
 from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError  # noqa: E402
 from edgepose.geometry import box_to_center_scale, get_affine_matrix, transform_points, warp_crop  # noqa: E402
 from edgepose.preprocess import crops_to_frame, preprocess_crops  # noqa: E402
@@ -260,7 +265,7 @@ def test_movenet_on_renders(name: str) -> None:
     assert rate >= 0.6, f"{name}: PCK@0.2 {rate:.3f} on {len(preds)} people"
 
 
-# ---- apps/bench.py: MoveNet rows and the "vs peer" columns ----------------------------------------
+# ---- apps/bench.py (apps/bench_peers.py): MoveNet rows and the "vs peer" columns ------------------
 class StubMoveNet:
     """Stands in for a MoveNet peer: an upright stick figure in the middle of every crop."""
 
@@ -282,35 +287,31 @@ class StubMoveNet:
 
 
 def test_bench_movenet_row_uses_the_tracking_pipeline() -> None:
-    import bench
-
     args = bench.parse_args(["--files", "x.onnx", "--repeats", "4", "--warmup", "1", "--threads", "1",
                              "--accuracy", "movenet_stub=0.5"])
-    scene = bench.MovingScene(_frame(120, 60))
+    scene = MovingScene(_frame(120, 60))
     peer = StubMoveNet()
-    row = bench.bench_movenet(peer, args, scene)
+    row = bench_peers.bench_movenet(peer, args, scene)
     assert row.peer and (row.model, row.input_hw, row.backend, row.threads) == ("movenet_stub", "96x96", "tflite", "1")
     assert row.model_med > 0 and row.e2e_med > 0 and row.accuracy == 0.5
     assert peer.calls == 2 * (4 + 1)  # model-only runs, then one crop per frame end to end
-    step = bench.movenet_e2e_step(peer, [scene(0), scene(1)])
+    step = bench_peers.movenet_e2e_step(peer, [scene(0), scene(1)])
     first, second = step(), step()  # full frame at detection, then the box from the keypoints
     assert first.shape == second.shape == (1, 17, 2)
     assert np.all(np.isfinite(second)) and np.all(second >= -50) and np.all(second[..., 0] <= 700)
 
 
 def test_compare_with_peers_takes_the_fastest_peer() -> None:
-    import bench
-
-    rows = [bench.Row("a.onnx", "simdr_r50_128", "128x128", "onnxruntime", "int8", "1", model_med=4.0, e2e_med=6.0),
-            bench.Row("a_fp32.onnx", "simdr_r50_128", "128x128", "onnxruntime", "fp32", "1", model_med=8.0,
+    rows = [Row("a.onnx", "simdr_r50_128", "128x128", "onnxruntime", "int8", "1", model_med=4.0, e2e_med=6.0),
+            Row("a_fp32.onnx", "simdr_r50_128", "128x128", "onnxruntime", "fp32", "1", model_med=8.0,
                       e2e_med=9.0),
-            bench.Row("l.tflite", "movenet_lightning", "192x192", "tflite", "fp32", "1", model_med=5.0, e2e_med=8.0,
+            Row("l.tflite", "movenet_lightning", "192x192", "tflite", "fp32", "1", model_med=5.0, e2e_med=8.0,
                       peer=True),
-            bench.Row("(mp)", "mediapipe_blazepose_full", "256x256", "mediapipe", "fp32", "default", e2e_med=12.0,
+            Row("(mp)", "mediapipe_blazepose_full", "256x256", "mediapipe", "fp32", "default", e2e_med=12.0,
                       peer=True)]
-    rows.append(bench.Row("(mp) no person found", "mediapipe_blazepose_full_tracking", "256x256", "mediapipe",
+    rows.append(Row("(mp) no person found", "mediapipe_blazepose_full_tracking", "256x256", "mediapipe",
                           "fp32", "default", e2e_med=1.0, peer=True, found=False))  # timed its detector only
-    bench.compare_with_peers(rows)
+    compare_with_peers(rows)
     assert rows[0].model_vs_peer == pytest.approx(4.0 / 5.0) and rows[0].e2e_vs_peer == pytest.approx(6.0 / 8.0)
     assert all(r.e2e_vs_peer != r.e2e_vs_peer for r in rows[1:])  # only our int8 rows are compared
 
@@ -319,7 +320,6 @@ def test_compare_with_peers_takes_the_fastest_peer() -> None:
 def test_bench_with_the_real_movenet_files(tmp_path: Path) -> None:
     import csv
 
-    import bench
     from _tiny_models import make_onnx
 
     out = tmp_path / "bench.csv"
@@ -333,13 +333,11 @@ def test_bench_with_the_real_movenet_files(tmp_path: Path) -> None:
 
 
 def test_bench_marks_a_mediapipe_run_that_found_nobody(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    import bench
-
     python = tmp_path / "mp-python"
     python.write_text('#!/bin/sh\necho \'{"e2e_med": 2.0, "e2e_p90": 2.5, "people": 0, "mediapipe": "0.10.21"}\'\n')
     python.chmod(0o755)
     args = bench.parse_args(["--files", "x.onnx", "--mediapipe-python", str(python)])
-    row = bench.bench_mediapipe(_frame(), args, tracking=True)
+    row = bench_peers.bench_mediapipe(_frame(), args, tracking=True)
     assert row is not None and not row.found and row.file.endswith("no person found")
     assert row.model == "mediapipe_blazepose_full_tracking" and "found no person" in caplog.text
 

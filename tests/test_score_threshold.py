@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from _tiny_models import make_heatmap_onnx, make_onnx, metadata_for
 
-from edgepose import Estimator, zoo
+from edgepose import Estimator, download, zoo
 from edgepose.codecs import codec_from_dict
 from edgepose.errors import InputError, ModelFileError
 
@@ -44,7 +44,7 @@ def test_estimator_threshold_argument_then_registry_then_metadata_then_codec(
         assert est.score_threshold == pytest.approx(0.3)
     # a registry model's shipped weights carry their own measured threshold
     spec = zoo.get_spec("simdr_r18_64")
-    mf = zoo.ModelFile("onnx", "int8", "package://x.onnx", zoo.sha256_of(tagged), tagged.stat().st_size)
+    mf = zoo.ModelFile("onnx", "int8", "package://x.onnx", download.sha256_of(tagged), tagged.stat().st_size)
     monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", zoo.with_files(spec, (mf,), "test", 0.02))
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
     (tmp_path / "x.onnx").write_bytes(tagged.read_bytes())

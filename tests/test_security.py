@@ -16,9 +16,9 @@ import pytest
 from _fuzz_cases import onnx_with_metadata
 from _tiny_models import make_onnx, make_tflite, metadata_for
 
-from edgepose import Estimator, zoo
+from edgepose import Estimator, download, zoo
 from edgepose.errors import ModelFileError
-from edgepose.runtime.metadata import read_metadata
+from edgepose.export.model_files import read_metadata
 
 HW = (64, 64)
 
@@ -82,7 +82,7 @@ def test_cache_dir_is_user_only_whatever_the_umask(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "a" / "b" / "cache"))
     old = os.umask(0)
     try:
-        root = zoo.cache_dir()
+        root = download.cache_dir()
     finally:
         os.umask(old)
     assert root.is_dir() and root.stat().st_mode & 0o777 == 0o700
@@ -104,9 +104,9 @@ class _NoNetwork:
 def test_downloads_refuse_non_https_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))
     net = _NoNetwork()
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", net)
+    monkeypatch.setattr(download.urllib.request, "urlopen", net)
     with pytest.raises(ModelFileError, match="only https"):
-        zoo.fetch_file(zoo.ModelFile("onnx", "int8", url, "a" * 64, 10))
+        download.fetch_file(zoo.ModelFile("onnx", "int8", url, "a" * 64, 10))
     assert net.calls == 0
 
 
@@ -116,7 +116,7 @@ def test_downloads_refuse_files_without_a_pinned_sha256(tmp_path: Path, monkeypa
                                                         url: str, sha256: object) -> None:
     monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))
     net = _NoNetwork()
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", net)
+    monkeypatch.setattr(download.urllib.request, "urlopen", net)
     with pytest.raises(ModelFileError, match="no pinned sha256"):
-        zoo.fetch_file(zoo.ModelFile("onnx", "int8", url, sha256, 10))  # type: ignore[arg-type]
+        download.fetch_file(zoo.ModelFile("onnx", "int8", url, sha256, 10))  # type: ignore[arg-type]
     assert net.calls == 0

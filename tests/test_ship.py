@@ -14,10 +14,11 @@ from _export_helpers import load_cli
 from _registry_checks import SKIP_REASON, assert_path_matches_registry, shipped_files_lack_score_threshold
 from _tiny_models import make_onnx, make_tflite, metadata_for
 
-from edgepose import Estimator, ModelDescription, zoo
+from edgepose import Estimator, ModelDescription, download, zoo
 from edgepose.errors import ChecksumError, InputError, ModelFileError, UnknownModelError
 from edgepose.evaluate import pck
-from edgepose.runtime.metadata import read_metadata, with_runtime_defaults, write_metadata
+from edgepose.export.model_files import read_metadata, write_metadata
+from edgepose.runtime.metadata import with_runtime_defaults
 
 
 @pytest.fixture()
@@ -64,11 +65,11 @@ def test_ship_pins_files_and_the_registry_serves_them(weights_dir, tmp_path: Pat
     assert {(f["format"], f["precision"], f["url"]) for f in entry["files"]} == {
         ("onnx", "int8", "package://simdr_r18_64_int8.onnx"), ("tflite", "int8", "package://simdr_r18_64_int8.tflite")}
     for f in entry["files"]:
-        assert zoo.sha256_of(folder / f["url"][len("package://"):]) == f["sha256"]
+        assert download.sha256_of(folder / f["url"][len("package://"):]) == f["sha256"]
     spec = zoo._with_shipped_files(zoo._paper_models(), manifest)
     shipped = next(s for s in spec if s.name == "simdr_r18_64")
     assert shipped.trained_on == "synthetic humans (test)"
-    path = zoo.fetch_file(shipped.find_file("tflite", "int8"))
+    path = download.fetch_file(shipped.find_file("tflite", "int8"))
     assert path == folder / "simdr_r18_64_int8.tflite"
     # a shipped file altered after install is refused by its pinned sha256
     with open(folder / "simdr_r18_64_int8.onnx", "r+b") as fh:
@@ -77,7 +78,7 @@ def test_ship_pins_files_and_the_registry_serves_them(weights_dir, tmp_path: Pat
         fh.seek(100)
         fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ChecksumError, match="simdr_r18_64_int8.onnx"):
-        zoo.fetch_file(shipped.find_file("onnx", "int8"))
+        download.fetch_file(shipped.find_file("onnx", "int8"))
 
 
 def test_xz_packed_files_unpack_once_into_the_cache_and_are_verified(
@@ -94,28 +95,28 @@ def test_xz_packed_files_unpack_once_into_the_cache_and_are_verified(
     spec = next(s for s in zoo._with_shipped_files(zoo._paper_models(), zoo.read_manifest(folder / "manifest.json"))
                 if s.name == "simdr_r18_64")
     onnx = spec.find_file("onnx", "int8")
-    path = zoo.fetch_file(onnx)
+    path = download.fetch_file(onnx)
     assert path.parent == tmp_path / "cache" and path.read_bytes() == shipped_bytes(files[0], "t")
-    assert zoo.sha256_of(path) == onnx.sha256
+    assert download.sha256_of(path) == onnx.sha256
     mtime = path.stat().st_mtime_ns
-    assert zoo.fetch_file(onnx) == path and path.stat().st_mtime_ns == mtime  # unpacked once
+    assert download.fetch_file(onnx) == path and path.stat().st_mtime_ns == mtime  # unpacked once
     monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", spec)
     with Estimator("simdr_r18_64", backend="onnxruntime", smoothing=None) as est:
         assert est.backend.path == path
     # a corrupted cache copy is unpacked again; a damaged package file is a clear error, nothing cached
     path.write_bytes(b"junk")
-    assert zoo.fetch_file(onnx).read_bytes() == shipped_bytes(files[0], "t")
+    assert download.fetch_file(onnx).read_bytes() == shipped_bytes(files[0], "t")
     packed = folder / "simdr_r18_64_int8.onnx.xz"
     data = packed.read_bytes()
     for damaged in (data[: len(data) // 2], data[:200] + bytes([data[200] ^ 0xFF]) + data[201:], b""):
         path.unlink(missing_ok=True)
         packed.write_bytes(damaged)
         with pytest.raises(ModelFileError, match=r"simdr_r18_64_int8\.onnx\.xz.*reinstall edgepose"):
-            zoo.fetch_file(onnx)
+            download.fetch_file(onnx)
         assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == []
     packed.unlink()
     with pytest.raises(ModelFileError, match="is missing; reinstall"):
-        zoo.fetch_file(onnx)
+        download.fetch_file(onnx)
 
 
 def test_ship_interleaved_models_and_repacking(weights_dir, tmp_path: Path) -> None:
@@ -179,7 +180,7 @@ def shipped_entry(folder: Path, model: str) -> tuple[dict, dict[str, dict]]:
     metas = {}
     for f in entry["files"]:
         path = folder / f["url"][len("package://"):]
-        assert zoo.sha256_of(path) == f["sha256"] and path.stat().st_size == f["size"]  # pins the rewritten copy
+        assert download.sha256_of(path) == f["sha256"] and path.stat().st_size == f["size"]  # pins the rewritten copy
         metas[f["format"]] = read_metadata(path)
     return entry, metas
 
@@ -225,7 +226,7 @@ def test_ship_takes_the_files_threshold_or_the_flag_and_says_when_they_differ(
     entry = zoo.read_manifest(folder / "manifest.json")["simdr_r18_64"]
     assert entry["score_threshold"] == 0.1
     for f in entry["files"]:
-        assert read_metadata(zoo.fetch_file(zoo.ModelFile(**f)))["score_threshold"] == 0.1
+        assert read_metadata(download.fetch_file(zoo.ModelFile(**f)))["score_threshold"] == 0.1
     assert "simdr_r18_64_int8.onnx carries score threshold 0.04; --score-threshold 0.1 wins" in caplog.text
 
 
@@ -257,7 +258,7 @@ def test_files_without_a_threshold_fall_back_as_documented(
     manifest = zoo.read_manifest(folder / "manifest.json")
     for f in manifest["simdr_r18_64"]["files"]:
         path = folder / f["url"][len("package://"):]
-        f.update(sha256=zoo.sha256_of(path), size=path.stat().st_size)
+        f.update(sha256=download.sha256_of(path), size=path.stat().st_size)
     spec = next(s for s in zoo._with_shipped_files(zoo._paper_models(), manifest) if s.name == "simdr_r18_64")
     monkeypatch.setitem(zoo.REGISTRY, "simdr_r18_64", spec)
     default = spec.build_codec().default_score_threshold()
@@ -321,7 +322,7 @@ def test_shipped_weights_find_the_rendered_people(model: str, file: dict) -> Non
     predicted, people_labels = [], []
     backend = "tflite" if file["format"] == "tflite" else "onnxruntime"
     with Estimator(model, backend=backend, precision=file["precision"], smoothing=None) as est:
-        assert zoo.sha256_of(est.backend.path) == file["sha256"]
+        assert download.sha256_of(est.backend.path) == file["sha256"]
         for name, anns in _labels(SINGLE).items():
             result = est(cv2_imread(SINGLE / "images" / name))  # full frame: the estimator finds the person
             predicted.append(result.keypoints[0])

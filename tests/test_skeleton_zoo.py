@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import edgepose.download as download
 import edgepose.zoo as zoo
 from edgepose.errors import ChecksumError, ModelFileError, UnknownModelError
 from edgepose.skeleton import KEYPOINT_SETS, get_keypoint_set
@@ -66,7 +67,7 @@ def _model_file(path: Path, url: str) -> zoo.ModelFile:
 
 def test_cache_dir_is_user_only(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEPOSE_CACHE", str(tmp_path / "cache"))
-    root = zoo.cache_dir()
+    root = download.cache_dir()
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
 
 
@@ -75,22 +76,22 @@ def test_package_file_is_verified(tmp_path, monkeypatch):
     f = tmp_path / "m.onnx"
     f.write_bytes(b"model bytes")
     mf = _model_file(f, "package://m.onnx")
-    assert zoo.fetch_file(mf) == f
+    assert download.fetch_file(mf) == f
     f.write_bytes(b"model bytez")  # same size, one byte flipped
     with pytest.raises(ChecksumError, match="sha256"):
-        zoo.fetch_file(mf)
+        download.fetch_file(mf)
     f.write_bytes(b"model")  # truncated
     with pytest.raises(ChecksumError, match="truncated"):
-        zoo.fetch_file(mf)
+        download.fetch_file(mf)
     f.unlink()
     with pytest.raises(ModelFileError, match="does not exist"):
-        zoo.fetch_file(mf)
+        download.fetch_file(mf)
 
 
 def test_only_https_is_fetched(tmp_path):
     mf = zoo.ModelFile("onnx", "int8", "http://example.invalid/m.onnx", "0" * 64, 1)
     with pytest.raises(ModelFileError, match="https"):
-        zoo.fetch_file(mf)
+        download.fetch_file(mf)
 
 
 class _FakeResponse:
@@ -119,21 +120,21 @@ def test_download_is_atomic_and_verified(tmp_path, monkeypatch):
     mf = _model_file(src, "https://example.invalid/m.onnx")
 
     # interrupted half-way: no file stays in the cache
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload, 20))
+    monkeypatch.setattr(download.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload, 20))
     with pytest.raises(ModelFileError, match="failed"):
-        zoo.fetch_file(mf)
-    assert os.listdir(zoo.cache_dir()) == []
+        download.fetch_file(mf)
+    assert os.listdir(download.cache_dir()) == []
 
     # wrong content: rejected, nothing cached
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload[::-1]))
+    monkeypatch.setattr(download.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload[::-1]))
     with pytest.raises(ChecksumError):
-        zoo.fetch_file(mf)
-    assert os.listdir(zoo.cache_dir()) == []
+        download.fetch_file(mf)
+    assert os.listdir(download.cache_dir()) == []
 
     # good download, then a corrupted cache entry is detected and replaced
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload))
-    path = zoo.fetch_file(mf)
+    monkeypatch.setattr(download.urllib.request, "urlopen", lambda url, timeout: _FakeResponse(payload))
+    path = download.fetch_file(mf)
     assert path.read_bytes() == payload
     path.write_bytes(b"x" * len(payload))
-    assert zoo.fetch_file(mf).read_bytes() == payload
-    assert [p.name for p in zoo.cache_dir().iterdir()] == [path.name]
+    assert download.fetch_file(mf).read_bytes() == payload
+    assert [p.name for p in download.cache_dir().iterdir()] == [path.name]

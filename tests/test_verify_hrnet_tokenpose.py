@@ -24,7 +24,7 @@ from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one th
 from _export_helpers import load_cli  # noqa: E402
 from torch import nn  # noqa: E402
 
-from edgepose.runtime.metadata import read_metadata  # noqa: E402
+from edgepose.export.model_files import read_metadata  # noqa: E402
 from edgepose.nn import build  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "synth_small"

@@ -124,7 +124,8 @@ def _main(argv: Sequence[str] | None) -> int:
     from edgepose.nn import build
     from edgepose.train.checkpoint import save_checkpoint
     from edgepose.train.recover import recover_state_dict
-    from edgepose.zoo import fetch_file, get_spec
+    from edgepose.download import fetch_file
+    from edgepose.zoo import get_spec
 
     spec = get_spec(config.model)
     onnx_file = Path(args.onnx) if args.onnx else fetch_file(spec.find_file("onnx", "int8"))

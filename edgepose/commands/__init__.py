@@ -5,16 +5,17 @@ Commands:
 * ``run`` — pose estimation on a camera, video, image or ``sample`` (:mod:`edgepose.commands.run`,
   also ``python apps/webcam.py``);
 * ``models`` — the registry and which names have files runnable here (:mod:`edgepose.commands.models`);
+* ``bench`` — latency of model files per backend and precision, or a soak test
+  (:mod:`edgepose.commands.bench` over :mod:`edgepose.bench`; also ``python apps/bench.py``, which
+  adds the clone's peers);
 * ``export`` (``--int8``: with int8 files, calibrated), ``verify``, ``train`` — the torch-side
   programs (:mod:`edgepose.export.export_command`, :mod:`~edgepose.export.int8_command`,
   :mod:`~edgepose.export.verify_command`, :mod:`~edgepose.train.train_command`; also ``python
   quantization/export.py``, ``quantization/int8.py``, ``quantization/verify.py``,
   ``training/train.py`` in a clone). They run from an installed wheel and need the ``export`` /
-  ``train`` extra (torch); :mod:`edgepose.commands.tools` imports them only when they run;
-* ``bench`` — ``apps/bench.py`` of a clone installed with ``pip install -e``
-  (:mod:`edgepose.commands.tools`).
+  ``train`` extra (torch); :mod:`edgepose.commands.tools` imports them only when they run.
 
-``run`` and ``models`` never import torch. A user error is one
+``run``, ``models`` and ``bench`` never import torch. A user error is one
 ``error:`` line on stderr and exit status 2, as in every script of the repository.
 """
 
@@ -30,7 +31,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, str] = {
     "run": "pose estimation on a camera, video, image or 'sample' (python apps/webcam.py)",
     "models": "the registry: which models have files runnable here, their size, precision and training data",
-    "bench": "latency of model files per backend and precision (python apps/bench.py; a clone only)",
+    "bench": "latency of model files per backend and precision, or a soak test (python apps/bench.py)",
     "export": "export a checkpoint to ONNX/TFLite fp32+fp16 (python quantization/export.py); "
               "--int8: int8 with calibration data (python quantization/int8.py)",
     "verify": "check exported files against the torch model (python quantization/verify.py)",
@@ -68,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edgepose.commands.models import main as models_main
 
         return models_main(rest, prog)
+    if command == "bench":
+        from edgepose.commands.bench import main as bench_main
+
+        return bench_main(rest, prog)
     if command in COMMANDS:
         from edgepose.commands.tools import run_tool
 

@@ -28,7 +28,7 @@ SUFFIX = {"onnx": ".onnx", "tflite": ".tflite"}
 
 
 def _cache_root() -> Path:
-    """``edgepose.zoo.cache_dir()`` without creating it."""
+    """``edgepose.download.cache_dir()`` without creating it."""
     return Path(os.environ.get("EDGEPOSE_CACHE", Path.home() / ".cache" / "edgepose"))
 
 

@@ -1,4 +1,4 @@
-"""``edgepose export|verify|train|bench``: the torch-side commands and the clone-only benchmark.
+"""``edgepose export|verify|train``: the torch-side commands.
 
 ``export`` (:mod:`edgepose.export.export_command`; ``--int8``: also :mod:`edgepose.export.int8_command`),
 ``verify`` (:mod:`edgepose.export.verify_command`) and ``train`` (:mod:`edgepose.train.train_command`) are
@@ -8,10 +8,6 @@ wrappers of the same programs. Their modules import torch, so they are imported 
 when the command runs, after a check that the modules they need are installed (a missing one
 is one ``error:`` line and exit status 2); ``edgepose run`` and ``edgepose models`` never
 import them.
-
-``bench`` runs ``apps/bench.py`` of the clone the package was installed from
-(``pip install -e``) as ``python apps/bench.py`` runs it; an install without a clone says so
-in one line.
 
 ``edgepose export --int8 ...`` writes the fp32 files and the int8 ones in one command: the
 options of both are checked first (and the calibration data is looked for), then the fp32
@@ -23,25 +19,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-import types
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from edgepose.cli import run_main
 from edgepose.errors import InputError, install_hint
 
-__all__ = ["CLONE_TOOLS", "TOOLS", "repository_root", "run_tool", "split_export_args"]
+__all__ = ["TOOLS", "run_tool", "split_export_args"]
 
 #: command -> (its module in the package, the modules it needs, the extra that installs them)
 TOOLS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "export": ("edgepose.export.export_command", ("torch", "nncf", "onnx"), "export"),
     "verify": ("edgepose.export.verify_command", ("torch", "nncf", "onnx"), "export"),
     "train": ("edgepose.train.train_command", ("torch", "yaml"), "train"),
-}
-#: command -> (its script in a clone, the modules it needs, the extra that installs them)
-CLONE_TOOLS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "bench": ("apps/bench.py", ("cv2", "numpy"), "ort"),
 }
 #: the int8 half of ``edgepose export --int8`` (the torch side: imported by name, only when it runs)
 INT8_MODULE = "edgepose.export.int8_command"
@@ -55,42 +44,11 @@ INT8_ONLY = {"--ann": True, "--images": True, "--subset-size": True, "--seed": T
              "--fuse-residual-adds": False}
 
 
-def repository_root() -> Path | None:
-    """The clone the ``edgepose`` package was installed from (``pip install -e``), or None (a wheel)."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "pyproject.toml").is_file() and (root / "apps").is_dir() else None
-
-
-def _script(command: str, relative: str) -> Path:
-    root = repository_root()
-    if root is None or not (root / relative).is_file():
-        raise InputError(f"edgepose {command} runs {relative} from a clone of the edgepose repository, and this "
-                         f"install has none: clone it and install it with pip install -e \".[all]\", or run "
-                         f"python {relative} there")
-    return root / relative
-
-
 def _require(command: str, modules: Sequence[str], extra: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise InputError(f"edgepose {command} needs {', '.join(missing)}, which is not installed: "
                          f"{install_hint(extra)}")
-
-
-@contextmanager
-def _as_script(path: Path, prog: str) -> Iterator[None]:
-    """``sys.argv[0]`` (argparse's program name) and ``sys.path[0]`` as when ``python path`` runs."""
-    saved_argv0, saved_path = sys.argv[0] if sys.argv else "", list(sys.path)
-    if sys.argv:
-        sys.argv[0] = prog
-    else:
-        sys.argv.append(prog)
-    sys.path.insert(0, str(path.parent))
-    try:
-        yield
-    finally:
-        sys.argv[0] = saved_argv0
-        sys.path[:] = saved_path
 
 
 def _exit_status(code: object) -> int:
@@ -101,26 +59,6 @@ def _exit_status(code: object) -> int:
         return code
     print(code, file=sys.stderr)
     return 1
-
-
-def _run_script(path: Path, prog: str, argv: Sequence[str]) -> int:
-    """Run ``path`` as ``__main__`` with ``argv`` (as :func:`runpy.run_path` does, but keeping
-    ``sys.argv[0] = prog`` so that usage lines name the command); its exit status."""
-    code = compile(path.read_bytes(), str(path), "exec")
-    module = types.ModuleType("__main__")
-    module.__file__ = str(path)
-    saved_argv, saved_main = list(sys.argv), sys.modules["__main__"]
-    sys.argv[:] = [prog, *argv]
-    sys.modules["__main__"] = module
-    try:
-        with _as_script(path, prog):
-            exec(code, module.__dict__)  # noqa: S102 - the repository's own script, as python <script> runs it
-    except SystemExit as exc:
-        return _exit_status(exc.code)
-    finally:
-        sys.argv[:] = saved_argv
-        sys.modules["__main__"] = saved_main
-    return 0
 
 
 def split_export_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -174,10 +112,6 @@ def run_tool(command: str, argv: Sequence[str]) -> int:
 
     def start(args: Sequence[str] | None) -> int:
         rest = list(args or [])
-        if command in CLONE_TOOLS:
-            relative, modules, extra = CLONE_TOOLS[command]
-            _require(command, modules, extra)
-            return _run_script(_script(command, relative), prog, rest)
         name, modules, extra = TOOLS[command]
         _require(command, modules, extra)
         if command == "export" and "--int8" in rest:

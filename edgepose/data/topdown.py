@@ -22,7 +22,7 @@ Sample (a dict; numpy arrays, which the default torch collate turns into tensors
                    the mirrored image (x -> W - 1 - x), as in the official code
       rotation     float degrees; flip, half_body: bool
       matrix       (2, 3) original image -> crop (flip included): crop keypoints map back
-                   with ``edgepose.evaluate.crop_to_image(kp, matrix)``
+                   with ``edgepose.preprocess.crops_to_frame(kp, matrix)``
       keypoints    (K, 2) ground truth in image px (zeros for detected boxes); visible (K,)
 
 Randomness: sample ``i`` of epoch ``e`` uses ``numpy.random.default_rng([seed, e, i])``,

@@ -21,7 +21,8 @@ from edgepose.export.common import (
     INPUT_NAME, ExportWrapper, check_model_matches_spec, check_parity, output_names, sample_input,
 )
 from edgepose.export.errors import ExportError
-from edgepose.runtime.metadata import make_metadata, write_onnx_metadata
+from edgepose.export.model_files import write_onnx_metadata
+from edgepose.runtime.metadata import make_metadata
 from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ from edgepose.export.onnx_export import DEFAULT_OPSET, export_onnx
 from edgepose.export.quantize import QuantOptions, quantize_onnx, quantize_tflite
 from edgepose.export.report import OutputRecord
 from edgepose.export.tflite_export import export_tflite
-from edgepose.runtime.metadata import read_metadata, with_runtime_defaults, write_metadata
+from edgepose.export.model_files import read_metadata, write_metadata
+from edgepose.runtime.metadata import with_runtime_defaults
 
 logger = logging.getLogger(__name__)
 

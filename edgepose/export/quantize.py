@@ -55,7 +55,8 @@ from edgepose.export.qdq_portable import activations_to_uint8, unfuse_residual_a
 from edgepose.export.tflite_export import (
     check_layout, check_tflite_ops, convert_to_tflite, tflite_io_dtypes, tflite_output_roles,
 )
-from edgepose.runtime.metadata import make_metadata, read_metadata, write_onnx_metadata, write_tflite_metadata
+from edgepose.export.model_files import read_metadata, write_onnx_metadata, write_tflite_metadata
+from edgepose.runtime.metadata import make_metadata
 from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from edgepose.errors import ModelFileError
-from edgepose.runtime.metadata import output_names_for_codec, read_metadata
+from edgepose.export.model_files import read_metadata
+from edgepose.runtime.metadata import output_names_for_codec
 from edgepose.runtime.timing import time_calls_ms
 
 logger = logging.getLogger(__name__)

@@ -35,8 +35,9 @@ from edgepose.export.common import (
     INPUT_NAME, ExportWrapper, check_model_matches_spec, check_parity, output_names, sample_input,
 )
 from edgepose.export.errors import ExportError
-from edgepose.runtime.metadata import make_metadata, write_tflite_metadata
-from edgepose.tflite_ops import TFLiteOps, tflite_ops
+from edgepose.export.model_files import write_tflite_metadata
+from edgepose.runtime.metadata import make_metadata
+from edgepose.export.tflite_ops import TFLiteOps, tflite_ops
 from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)

@@ -46,36 +46,33 @@ copied elsewhere) behaves as it does by registry name::
 ``spec`` carries the same two values (``spec["score_threshold"]``, ``spec["trained_on"]``),
 so it describes the weights in the file rather than whatever the registry ships.
 
-This module reads and writes without torch, TensorFlow or the ``onnx`` package: ONNX
-files are handled at the protobuf wire level (only the top-level fields of ``ModelProto``
-are touched, the graph is copied byte for byte); TFLite files through
-``ai_edge_litert.schema_py_generated`` and ``flatbuffers``. The payload is parsed as
-JSON only (never evaluated). Every failure raises :class:`ModelFileError` naming the file.
+This module is the schema: it builds (:func:`make_metadata`, :func:`with_runtime_defaults`),
+checks (:func:`validate_metadata`), serialises (:func:`encode_metadata`) and parses
+(:func:`parse_metadata`: strict JSON, never evaluated) the object. The runtime's backends read
+it through their own runtimes (:mod:`edgepose.runtime.model_info`); reading and writing it
+inside ONNX and TFLite files without those runtimes is the export side's job
+(:mod:`edgepose.export.model_files`). Every failure raises :class:`ModelFileError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
-import struct
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from edgepose.atomic import write_bytes_atomic
+from edgepose.codecs import CODEC_TYPES, codec_from_dict
 from edgepose.errors import EdgeposeError, ModelFileError
-from edgepose.preprocess import COLOR_ORDERS
-from edgepose.runtime.metadata_json import METADATA_KEY, LAYOUTS, loads_metadata
+from edgepose.preprocess import COLOR_ORDERS, LAYOUTS
+from edgepose.runtime.metadata_json import loads_metadata
 from edgepose.version import __version__
 
-logger = logging.getLogger(__name__)
+__all__ = ["DTYPES", "FORMAT_VERSION", "PRECISIONS", "encode_metadata", "make_metadata", "output_names_for_codec",
+           "parse_metadata", "validate_metadata", "with_runtime_defaults"]
 
 FORMAT_VERSION = 1
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "int8")
-TFLITE_IDENTIFIER = b"TFL3"
 _KEEP: Any = object()  # with_runtime_defaults: leave the key as it is
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
@@ -84,21 +81,16 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "layout": str, "input_dtype": str, "precision": str, "outputs": list,
 }
 
-# ONNX ModelProto field numbers (onnx.proto3).
-_ONNX_IR_VERSION = 1
-_ONNX_GRAPH = 7
-_ONNX_METADATA_PROPS = 14
-
 
 # ---- building and checking the JSON object ------------------------------------------------
 def output_names_for_codec(codec: dict[str, Any]) -> list[str]:
-    """Output tensor names implied by a codec dict: SimDR -> simcc_x/simcc_y, heatmap -> heatmaps."""
+    """Output tensor names of a codec dict's type, as the codec class names them
+    (:attr:`Codec.output_names`): SimDR -> simcc_x/simcc_y, heatmap -> heatmaps."""
     kind = codec.get("type")
-    if kind in ("simdr", "simdr_star"):
-        return ["simcc_x", "simcc_y"]
-    if kind == "heatmap":
-        return ["heatmaps"]
-    raise ModelFileError(f"cannot name the outputs of codec type {kind!r}")
+    cls = CODEC_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None or not cls.output_names:
+        raise ModelFileError(f"cannot name the outputs of codec type {kind!r}")
+    return list(cls.output_names)
 
 
 def make_metadata(
@@ -234,8 +226,6 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
     batch = meta.get("batch_size")
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0):
         raise bad(f"batch_size must be null or a positive integer, got {batch!r}")
-    from edgepose.codecs import codec_from_dict
-
     try:
         codec = codec_from_dict(meta["codec"])
     except EdgeposeError as exc:
@@ -255,267 +245,12 @@ def _finite_number(v: Any) -> bool:
         return False
 
 
-def _encode(meta: dict[str, Any]) -> bytes:
+def encode_metadata(meta: dict[str, Any]) -> bytes:
+    """``meta`` checked (:func:`validate_metadata`) and serialised as the UTF-8 JSON payload a file stores."""
     validate_metadata(meta, "<metadata to write>")
     return json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")
 
 
-def _decode(payload: bytes, source: Path) -> dict[str, Any]:
+def parse_metadata(payload: bytes, source: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata object of a file's payload: strict JSON, then :func:`validate_metadata`."""
     return validate_metadata(loads_metadata(payload, source), source)
-
-
-# ---- file access ----------------------------------------------------------------------------
-def read_model_bytes(path: Path) -> bytes:
-    """Whole file contents; ModelFileError if missing, unreadable or empty."""
-    if not path.exists():
-        raise ModelFileError(f"model file {path} does not exist")
-    if not path.is_file():
-        raise ModelFileError(f"{path} is not a file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {path}: {exc}") from None
-    if not data:
-        raise ModelFileError(f"model file {path} is empty")
-    return data
-
-
-def is_tflite_bytes(data: bytes) -> bool:
-    """True if ``data`` carries the TFLite flatbuffer identifier ("TFL3" at byte 4)."""
-    return len(data) >= 8 and data[4:8] == TFLITE_IDENTIFIER
-
-
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """"onnx" or "tflite", from the file's contents (not its name); ModelFileError otherwise."""
-    p = Path(path)
-    data = read_model_bytes(p)
-    if is_tflite_bytes(data):
-        return "tflite"
-    _onnx_top_fields(data, p)  # raises unless it parses as a ModelProto
-    return "onnx"
-
-
-def _check_suffix(path: Path, fmt: str) -> None:
-    expected = {"onnx": ".onnx", "tflite": ".tflite"}
-    other = {v: k for k, v in expected.items()}
-    suffix = path.suffix.lower()
-    if suffix in other and other[suffix] != fmt:
-        raise ModelFileError(f"{path} has a {suffix} name but holds a {fmt} model")
-
-
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The edgepose metadata of an ONNX or TFLite file.
-
-    Raises:
-        ModelFileError: missing, empty, corrupt or wrong-format file, no ``"edgepose"``
-            entry, or an entry that is not valid metadata JSON.
-    """
-    p = Path(path)
-    data = read_model_bytes(p)
-    if is_tflite_bytes(data):
-        _check_suffix(p, "tflite")
-        payload = _tflite_metadata_payload(data, p)
-    else:
-        if p.suffix.lower() == ".tflite":
-            raise ModelFileError(f"{p} is not a TFLite file (no TFL3 identifier)")
-        payload = _onnx_metadata_payload(data, p)
-    if payload is None:
-        raise ModelFileError(
-            f"{p} has no {METADATA_KEY!r} metadata: it was not written by edgepose's exporter "
-            "(quantization/export.py or quantization/int8.py)"
-        )
-    return _decode(payload, p)
-
-
-# ---- ONNX: protobuf wire format ---------------------------------------------------------------
-def _varint(data: bytes, pos: int, end: int, source: Path) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise ModelFileError(f"{source} is not a valid ONNX file (truncated or corrupt protobuf)")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: bytes, start: int, end: int, source: Path) -> Iterator[tuple[int, int, int, int, int]]:
-    """Protobuf fields in ``data[start:end]`` as (number, wire type, field start, value start, value end)."""
-    pos = start
-    while pos < end:
-        field_start = pos
-        key, pos = _varint(data, pos, end, source)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise ModelFileError(f"{source} is not a valid ONNX file (field number 0)")
-        if wire == 0:
-            _, value_end = _varint(data, pos, end, source)
-            value_start = pos
-        elif wire == 1:
-            value_start, value_end = pos, pos + 8
-        elif wire == 2:
-            length, value_start = _varint(data, pos, end, source)
-            value_end = value_start + length
-        elif wire == 5:
-            value_start, value_end = pos, pos + 4
-        else:
-            raise ModelFileError(f"{source} is not a valid ONNX file (wire type {wire})")
-        if value_end > end:
-            raise ModelFileError(f"{source} is not a valid ONNX file (truncated)")
-        yield number, wire, field_start, value_start, value_end
-        pos = value_end
-
-
-def _onnx_top_fields(data: bytes, source: Path) -> list[tuple[int, int, int, int, int]]:
-    """Top-level fields of a ModelProto; ModelFileError unless it looks like an ONNX model."""
-    fields = list(_fields(data, 0, len(data), source))
-    numbers = {f[0] for f in fields}
-    if _ONNX_IR_VERSION not in numbers or _ONNX_GRAPH not in numbers:
-        raise ModelFileError(f"{source} is not an ONNX model (no ir_version or graph)")
-    return fields
-
-
-def _string_entry(data: bytes, start: int, end: int, source: Path) -> tuple[str, bytes]:
-    key, value = b"", b""
-    for number, wire, _, vs, ve in _fields(data, start, end, source):
-        if wire == 2 and number == 1:
-            key = bytes(data[vs:ve])
-        elif wire == 2 and number == 2:
-            value = bytes(data[vs:ve])
-    try:
-        return key.decode("utf-8"), value
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{source}: metadata key is not UTF-8") from None
-
-
-def _onnx_metadata_payload(data: bytes, source: Path) -> bytes | None:
-    payload = None
-    for number, wire, _, vs, ve in _onnx_top_fields(data, source):
-        if number == _ONNX_METADATA_PROPS and wire == 2:
-            key, value = _string_entry(data, vs, ve, source)
-            if key == METADATA_KEY:
-                payload = value  # the last entry wins, as in protobuf map semantics
-    return payload
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _len_field(number: int, payload: bytes) -> bytes:
-    return _encode_varint((number << 3) | 2) + _encode_varint(len(payload)) + payload
-
-
-def write_onnx_metadata(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
-    """Store ``meta`` as the ``"edgepose"`` metadata_props entry of an ONNX file (atomically).
-
-    An existing ``"edgepose"`` entry is replaced; every other field is copied unchanged.
-    """
-    p = Path(path)
-    payload = _encode(meta)
-    data = read_model_bytes(p)
-    if is_tflite_bytes(data):
-        raise ModelFileError(f"{p} is a TFLite file, not ONNX")
-    chunks: list[bytes] = []
-    for number, wire, fs, vs, ve in _onnx_top_fields(data, p):
-        if number == _ONNX_METADATA_PROPS and wire == 2 and _string_entry(data, vs, ve, p)[0] == METADATA_KEY:
-            continue
-        chunks.append(data[fs:ve])
-    entry = _len_field(1, METADATA_KEY.encode("utf-8")) + _len_field(2, payload)
-    chunks.append(_len_field(_ONNX_METADATA_PROPS, entry))
-    write_bytes_atomic(p, chunks)
-    logger.debug("wrote %d bytes of edgepose metadata into %s", len(payload), p)
-
-
-# ---- TFLite: flatbuffer ----------------------------------------------------------------------
-FLATBUFFER_ERRORS = (IndexError, ValueError, TypeError, AttributeError, OverflowError, struct.error)
-
-
-def load_tflite_model(data: bytes, source: Path) -> Any:
-    """The root ``schema_py_generated.Model`` of a TFLite file's bytes (sanity-checked)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    if not is_tflite_bytes(data):
-        raise ModelFileError(f"{source} is not a TFLite file (no TFL3 identifier)")
-    try:
-        model = schema.Model.GetRootAs(data, 0)
-        version = model.Version()
-        subgraphs = model.SubgraphsLength()
-    except FLATBUFFER_ERRORS as exc:
-        raise ModelFileError(f"{source} is a corrupt TFLite file ({exc!r})") from None
-    if version != 3 or subgraphs < 1:
-        raise ModelFileError(f"{source} is a corrupt TFLite file (schema version {version}, {subgraphs} subgraphs)")
-    return model
-
-
-def _tflite_metadata_payload(data: bytes, source: Path) -> bytes | None:
-    model = load_tflite_model(data, source)
-    try:
-        for i in range(model.MetadataLength()):
-            entry = model.Metadata(i)
-            if entry.Name() != METADATA_KEY.encode():
-                continue
-            index = entry.Buffer()
-            if not 0 <= index < model.BuffersLength():
-                raise ModelFileError(f"{source}: metadata buffer index {index} out of range")
-            buffer = model.Buffers(index)
-            if buffer.Offset() > 1:
-                start, size = buffer.Offset(), buffer.Size()
-                if start + size > len(data):
-                    raise ModelFileError(f"{source}: metadata buffer lies past the end of the file")
-                return bytes(data[start:start + size])
-            return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
-    except FLATBUFFER_ERRORS as exc:
-        raise ModelFileError(f"{source} is a corrupt TFLite file ({exc!r})") from None
-    return None
-
-
-def write_tflite_metadata(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
-    """Store ``meta`` as the ``"edgepose"`` metadata entry of a TFLite file (atomically).
-
-    An existing ``"edgepose"`` entry is replaced. The model is rewritten through the
-    flatbuffer object API (``ai_edge_litert.tools.flatbuffer_utils``).
-    """
-    import numpy as np
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    p = Path(path)
-    payload = _encode(meta)
-    data = read_model_bytes(p)
-    load_tflite_model(data, p)
-    try:
-        model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
-    except FLATBUFFER_ERRORS as exc:
-        raise ModelFileError(f"{p} is a corrupt TFLite file ({exc!r})") from None
-    model.buffers = model.buffers or []
-    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(payload, dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_KEY
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
-    out = flatbuffer_utils.convert_object_to_bytearray(model)
-    write_bytes_atomic(p, bytes(out))
-    logger.debug("wrote %d bytes of edgepose metadata into %s", len(payload), p)
-
-
-def write_metadata(path: str | os.PathLike[str], meta: dict[str, Any]) -> None:
-    """Write ``meta`` into an ONNX or TFLite file, chosen by the file's contents."""
-    fmt = detect_format(path)
-    if fmt == "tflite":
-        write_tflite_metadata(path, meta)
-    else:
-        write_onnx_metadata(path, meta)

@@ -1,8 +1,8 @@
-"""The edgepose metadata document at its smallest: its key in model files, the input
-layouts (``edgepose.preprocess.LAYOUTS``), and strict JSON parsing.
+"""The edgepose metadata document at its smallest: its key in model files, and strict JSON parsing.
 
-Backends read the document's ``layout`` and quantisation fields through this module;
-:mod:`edgepose.runtime.metadata` holds the schema and the ONNX/TFLite file I/O on top of it.
+Backends find the document through this module (its input layouts are ``edgepose.preprocess.LAYOUTS``);
+:mod:`edgepose.runtime.metadata` holds the schema on top of it, :mod:`edgepose.export.model_files` the
+ONNX/TFLite file I/O.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import os
 from typing import Any
 
 from edgepose.errors import ModelFileError
-from edgepose.preprocess import LAYOUTS
 
-__all__ = ["LAYOUTS", "METADATA_KEY", "loads_metadata"]
+__all__ = ["METADATA_KEY", "loads_metadata"]
 
 #: Key of the edgepose JSON document inside a model file's metadata.
 METADATA_KEY = "edgepose"

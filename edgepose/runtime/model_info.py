@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgepose import zoo
+from edgepose import download, zoo
 from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_name, is_available, load_backend, require_installed
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
 from edgepose.checks import check_hw
@@ -109,7 +109,7 @@ def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None
     """A local model file for a path or a registry name.
 
     Registry names go through ``zoo.get_spec`` -> ``ModelSpec.find_file`` ->
-    ``zoo.fetch_file`` (sha256-verified, cached). Files are preferred in the order of
+    ``download.fetch_file`` (sha256-verified, cached). Files are preferred in the order of
     :data:`FILE_PREFERENCE` (int8 ONNX first), skipping formats whose runtime is not
     installed or that ``backend`` cannot read.
 
@@ -141,7 +141,7 @@ def resolve_model_file(model: str | os.PathLike[str], backend: str | None = None
             tried.append(f"{fmt}/{prec}")
             continue
         logger.info("%s: using the %s %s file", spec.name, prec, fmt)
-        return zoo.fetch_file(model_file)
+        return download.fetch_file(model_file)
     if not spec.files:
         raise UnknownModelError(
             f"model {spec.name!r} has no weight files (names with files: {', '.join(zoo.names_with_files())}); "
@@ -177,7 +177,7 @@ def shipped_spec(path: Path, meta: dict[str, Any]) -> zoo.ModelSpec | None:
     candidates = [f for f in spec.files if f.size == size]
     if not candidates:
         return None
-    digest = zoo.sha256_of(Path(path))
+    digest = download.sha256_of(Path(path))
     return spec if any(f.sha256 == digest for f in candidates) else None
 
 

@@ -1,4 +1,4 @@
-"""Wall-clock timing of repeated calls (torch-free; shared by apps/bench.py and the export verifier)."""
+"""Wall-clock timing of repeated calls (torch-free; shared by edgepose.bench and the export verifier)."""
 
 from __future__ import annotations
 

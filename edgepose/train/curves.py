@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgepose.atomic import write_atomic
+
 logger = logging.getLogger(__name__)
 
 _ACCURACY = ("PCK@0.2", "PCK@0.1", "PCK@0.05", "AP")
@@ -80,10 +82,10 @@ def plot_training_log(log_csv: str | Path, out_png: str | Path) -> Path | None:
             ax.legend(fontsize=8)
     fig.tight_layout()
     out = Path(out_png)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(out)
+    try:
+        write_atomic(out, lambda tmp: fig.savefig(tmp, dpi=90, format="png"), fsync=False)
+    finally:
+        plt.close(fig)
     return out
 
 

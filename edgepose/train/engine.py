@@ -47,7 +47,6 @@ from edgepose.errors import EdgeposeError, InputError
 from edgepose.evaluate import (
     coco_keypoint_ap,
     coco_results,
-    crop_to_image,
     load_mpii_gt_valid,
     median_error,
     pck,
@@ -58,6 +57,7 @@ from edgepose.evaluate import (
 from edgepose.nn import build
 from edgepose.nn.losses import JointsMSELoss, SimDRLoss, SimDRStarLoss
 from edgepose.nn.weights import RESIZABLE_HEADS, load_imagenet_backbone, load_pose_checkpoint
+from edgepose.preprocess import crops_to_frame
 from edgepose.train import distributed
 from edgepose.train.checkpoint import is_compact_checkpoint, read_checkpoint, save_checkpoint, save_compact_checkpoint
 from edgepose.train.config import BEST_METRICS, TrainConfig
@@ -312,7 +312,7 @@ def predict(
                                       else out.float().cpu().numpy())
         meta = batch["meta"]
         values = {
-            "keypoints": crop_to_image(kp, meta["matrix"]), "scores": scores,
+            "keypoints": crops_to_frame(kp, meta["matrix"]), "scores": scores,
             "image_ids": meta["image_id"], "box_scores": meta["score"],
             "areas": np.prod(meta["scale"], axis=1), "gt_keypoints": meta["keypoints"],
             "visible": meta["visible"], "boxes": meta["bbox"],

@@ -54,7 +54,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgepose.errors import InputError, ModelFileError
-from edgepose.runtime.metadata_json import LAYOUTS, METADATA_KEY, loads_metadata
+from edgepose.preprocess import LAYOUTS
+from edgepose.runtime.metadata_json import METADATA_KEY, loads_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgepose.errors import ModelFileError
-from edgepose.runtime.metadata import FLATBUFFER_ERRORS, read_model_bytes, load_tflite_model
+from edgepose.export.model_files import FLATBUFFER_ERRORS, load_tflite_model, read_model_bytes
 
 __all__ = ["TFLiteOps", "tflite_ops", "check_builtin_only", "builtin_op_names"]
 
