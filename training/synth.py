@@ -6,10 +6,15 @@ The default ``--preset v2`` needs the background-photo cache (fill it first with
 ``python training/fetch_backgrounds.py``): photo backgrounds, a ground plane with shadows,
 surveillance cameras, camera effects and pedestrian poses. ``--preset v1`` renders as
 version 1.0.0 did (procedural backgrounds, v1 poses). Every other option overrides the
-preset, e.g. an out-of-distribution val set from the held-out photos with wider lenses:
+preset. An out-of-distribution val set, rendered only with assets that training renders
+never use (held-out background photos and ground textures, other pattern kinds, rim and
+overhead coloured lights, camera elevations and fields of view outside the trained
+ranges, body shapes beyond the trained range; edgepose/data/synth/holdout.py):
 
-    python training/synth.py --out data/synth_ood --n 400 --size 192 --seed 1000 \
-        --background-split ood --fov 10 100 --elevation -20 55
+    python training/synth.py --out data/synth_ood --n 400 --size 192 --seed 1000 --asset-split ood
+
+``--background-split`` picks the photo half apart from the other assets (default: that of
+``--asset-split``).
 
 Groups of 3-8 people at several depths who occlude each other, in a fifth of the images:
 ``--group-prob 0.2 --group-size 3 8``. Only pedestrians (walking, arms hanging, pockets,
@@ -35,11 +40,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from edgepose.cli import run_main
+from edgepose.cli import ArgumentParser, run_main
 from edgepose.data.synth import SYNTH_VERSION, generate_dataset
 from edgepose.data.synth.backgrounds import SPLITS, get_background_library
 from edgepose.data.synth.body import body_cache_ready, get_body_model
 from edgepose.data.synth.config import BACKGROUNDS, GROUP_SIZE_LIMITS, PRESETS, preset_config
+from edgepose.data.synth.holdout import ASSET_SPLITS, exhausted_camera_ranges
 from edgepose.data.synth.pose import POSE_KINEMATICS, POSE_SAMPLERS, SAMPLER_KINEMATICS
 from edgepose.errors import InputError
 
@@ -51,7 +57,7 @@ _PROBABILITY_OPTIONS = ("photo_background_prob", "photo_texture_prob", "ground_p
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--n", type=int, required=True, help="number of images")
     p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
@@ -79,8 +85,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    "python training/fetch_backgrounds.py); v2 preset: photos")
     p.add_argument("--photo-background-prob", type=float, default=None,
                    help="with --backgrounds photos: probability of a photo per image")
+    p.add_argument("--asset-split", choices=ASSET_SPLITS, default=None,
+                   help="train (default): the assets of training renders; ood: only assets held back from them, "
+                   "for an out-of-distribution val set (photos, pattern kinds, lights, camera elevations and "
+                   "fields of view outside --elevation/--fov and the surveillance range, body shapes)")
     p.add_argument("--background-split", choices=SPLITS, default=None,
-                   help="photo split: train (default), or ood (held out for the out-of-distribution val set)")
+                   help="photo half apart from --asset-split: train or ood (default: that of --asset-split)")
     p.add_argument("--background-dir", default=None,
                    help="photo cache (default $EDGEPOSE_BACKGROUNDS or ~/.cache/edgepose/backgrounds)")
     p.add_argument("--photo-texture-prob", type=float, default=None,
@@ -131,6 +141,15 @@ def check_args(args: argparse.Namespace) -> Path:
         low, high = value
         if not lowest <= low <= high <= highest:
             raise InputError(f"{option} needs LOW <= HIGH within [{lowest}, {highest}]; got {low:g} {high:g}")
+    if args.asset_split == "ood":
+        preset = preset_config(args.preset)
+        fov = tuple(args.fov) if args.fov is not None else preset.fov
+        elevation = tuple(args.elevation) if args.elevation is not None else preset.elevation
+        cctv_prob = args.cctv_prob if args.cctv_prob is not None else preset.cctv_prob
+        for name, trained, limits in exhausted_camera_ranges(fov, elevation, preset.cctv_elevation, cctv_prob):
+            also = " (with the surveillance range, --cctv-prob)" if name == "elevation" and cctv_prob > 0 else ""
+            raise InputError(f"--asset-split ood draws {name} outside the trained {trained[0]:g} to {trained[1]:g}"
+                             f"{also} within {limits[0]:g} to {limits[1]:g}, and none is left: narrow --{name}")
     low, high = args.group_size or (GROUP_SIZE_LIMITS[0], GROUP_SIZE_LIMITS[0])
     if not GROUP_SIZE_LIMITS[0] <= low <= high <= GROUP_SIZE_LIMITS[1]:
         raise InputError(f"--group-size needs {GROUP_SIZE_LIMITS[0]} <= LOW <= HIGH <= {GROUP_SIZE_LIMITS[1]}; "
@@ -149,7 +168,8 @@ def config_overrides(args: argparse.Namespace) -> dict[str, object]:
     """The SynthConfig settings the command line sets (on top of ``--preset``), by field name."""
     overrides: dict[str, object] = {"size": args.size, "people_max": args.people_max, "image_format": args.format,
                                     "jpeg_quality": args.jpeg_quality}
-    for name in ("supersample", "occluder_prob", "child_prob", "backgrounds", "background_split", "background_dir",
+    for name in ("supersample", "occluder_prob", "child_prob", "backgrounds", "asset_split", "background_split",
+                 "background_dir",
                  *_PROBABILITY_OPTIONS):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
@@ -171,7 +191,7 @@ def _main(argv: Sequence[str] | None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = preset_config(args.preset, **config_overrides(args))
     if config.uses_photos:  # a missing photo cache fails here, before the body model loads
-        get_background_library(config.background_dir, config.background_split)
+        get_background_library(config.background_dir, config.photo_split)
     start = time.perf_counter()
     if not body_cache_ready():  # build it here, once, before the progress bar and the workers start
         get_body_model()

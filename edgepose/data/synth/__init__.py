@@ -13,7 +13,9 @@ Modules, one job each: :mod:`.config` (settings), :mod:`.body` (the anny model),
 :mod:`.people` (people of a scene), :mod:`.camera` (projection, framing, sensor
 effects), :mod:`.light`, :mod:`.raster`, :mod:`.scene` (one image), :mod:`.labels`
 (visibility, boxes, masks), :mod:`.writer` (COCO dataset files), :mod:`.backgrounds`
-(photo backgrounds from a local cache) and :mod:`.debian_assets` (filling that cache).
+(photo backgrounds from a local cache), :mod:`.debian_assets` (filling that cache) and
+:mod:`.holdout` (the assets that the OOD split, ``SynthConfig.asset_split``, holds back
+from training renders).
 
 Labels come from anny's own COCO keypoint regressor (a fixed linear blend of mesh
 vertices), so they are exact for the rendered mesh:

@@ -88,7 +88,9 @@ class BodyModel:
             logger.info("building the anny body-model cache in %s (first use on this machine: about a "
                         "minute, nothing is rendered meanwhile; later loads take about a second)",
                         _anny_cache_dir())
-        self.model = anny.Anny(skinning_method="lbs").to(dtype=torch.float32)
+        # Phenotype values beyond [0, 1] (the OOD body shapes) extrapolate the blend shapes
+        # linearly instead of being clamped; values inside [0, 1] are unaffected.
+        self.model = anny.Anny(skinning_method="lbs", extrapolate_phenotypes=True).to(dtype=torch.float32)
         self.model.eval()
         self.keypoint_names = get_keypoint_set(KEYPOINT_SET).names
         self.regressor = anny.KeypointsRegressor.coco(self.model, labels=list(self.keypoint_names))
@@ -144,8 +146,9 @@ class BodyModel:
         """Pose a batch of bodies.
 
         Args:
-            phenotypes: per person, anny phenotype values in [0, 1] (gender, age, muscle,
-                weight, height, proportions).
+            phenotypes: per person, anny phenotype values (gender, age, muscle, weight,
+                height, proportions), 0 to 1 within anny's range; values beyond it
+                extrapolate the shape (:data:`edgepose.data.synth.holdout.OOD_SHAPE_BANDS`).
             poses: per person, joint angles in degrees (:mod:`edgepose.data.synth.pose`).
             straight_limbs: v2 kinematics, elbow and knee angle 0 = a straight limb
                 (:func:`edgepose.data.synth.pose.pose_to_bone_rotations`).

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgepose.data.synth.config import SynthConfig
 from edgepose.data.synth.effects import happens
+from edgepose.data.synth.holdout import ood_camera_angles, trained_elevations
 from edgepose.data.synth.people import Person
 
 
@@ -57,6 +58,13 @@ def look_at_rotation(elevation_deg: float, roll_deg: float) -> np.ndarray:
 
 
 
+#: Closest distance (metres, along the optical axis) of a framed point to the camera, per
+#: asset split: for "train" only a guard against points behind the camera (training draws
+#: never come that close), for "ood" a limit that keeps a wide lens looking steeply down
+#: from touching the head.
+FRAMING_NEAR = {"train": 0.1, "ood": 0.6}
+
+
 def projected_box(camera: Camera, points: np.ndarray) -> np.ndarray:
     """Box (x0, y0, x1, y1) of projected points, float."""
     uv, _ = camera.project(points)
@@ -72,10 +80,18 @@ def frame_main_person(rng: np.random.Generator, person: Person, config: SynthCon
 def frame_points(rng: np.random.Generator, points: np.ndarray, config: SynthConfig, scale: float = 1.0) -> Camera:
     """A camera looking along world +y that frames ``points`` (N, 3) world metres (a person,
     or all people of a group): the largest side of their projected box is drawn from
-    ``config.main_person_scale`` times ``scale`` of the image side, at a random position."""
+    ``config.main_person_scale`` times ``scale`` of the image side, at a random position.
+
+    With ``config.asset_split`` "ood" the field of view and the elevation come from the
+    held-out ranges outside the trained ones (:mod:`edgepose.data.synth.holdout`)."""
     size = config.size
-    focal = 0.5 * size / math.tan(math.radians(rng.uniform(*config.fov)) / 2)
-    elevation = rng.uniform(*(config.cctv_elevation if happens(rng, config.cctv_prob) else config.elevation))
+    if config.asset_split == "ood":
+        trained = trained_elevations(config.elevation, config.cctv_elevation, config.cctv_prob)
+        fov, elevation = ood_camera_angles(rng, config.fov, trained)
+    else:
+        fov = rng.uniform(*config.fov)
+        elevation = rng.uniform(*(config.cctv_elevation if happens(rng, config.cctv_prob) else config.elevation))
+    focal = 0.5 * size / math.tan(math.radians(fov) / 2)
     rotation = look_at_rotation(elevation, rng.uniform(*config.roll))
     forward = rotation[2]
     v = points
@@ -85,12 +101,15 @@ def frame_points(rng: np.random.Generator, points: np.ndarray, config: SynthConf
         low, high = low * scale, high * scale
     want = rng.uniform(low, high) * size
     distance = 4.0
+    # every point at least FRAMING_NEAR[split] in front of the camera (a wide lens looking
+    # steeply down would otherwise come so close that the head touches or passes it)
+    nearest = FRAMING_NEAR[config.asset_split] - float(((v - target) @ forward).min())
     center = np.full(2, (size - 1) / 2.0)
     for _ in range(3):  # perspective: iterate the scale fit
         cam = Camera(rotation, target - distance * forward, focal, center)
         box = projected_box(cam, v)
         extent = max(box[2] - box[0], box[3] - box[1])
-        distance = max(0.8, distance * extent / want)
+        distance = max(0.8, nearest, distance * extent / want)
     cam = Camera(rotation, target - distance * forward, focal, center)
     box = projected_box(cam, v)
     w, h = box[2] - box[0], box[3] - box[1]

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from edgepose.data.synth.backgrounds import BackgroundLibrary
-from edgepose.data.synth.texture import random_colour
+from edgepose.data.synth.texture import held_out_garment_field, random_colour
 
 #: Skin tones (RGB, 0-255), light to dark; a person's tone is drawn between two
 #: neighbours and jittered.
@@ -58,7 +58,8 @@ def photo_pattern(crop: np.ndarray, coords: np.ndarray, metres: float) -> np.nda
 
 
 def _garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndarray,
-                     photos: BackgroundLibrary | None = None, photo_prob: float = 0.0) -> np.ndarray:
+                     photos: BackgroundLibrary | None = None, photo_prob: float = 0.0,
+                     split: str = "train") -> np.ndarray:
     """Per-vertex colours (N, 3) of one garment with a random pattern.
 
     Args:
@@ -68,6 +69,8 @@ def _garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndar
         photos: background photographs for photo textures (None: patterns only).
         photo_prob: probability that the garment is a photo texture (blended with up to
             60 % of the pattern).
+        split: asset split; "ood" draws the pattern from the held-out kinds
+            (:func:`edgepose.data.synth.texture.held_out_garment_field`).
     """
     base = random_colour(rng, saturation=(0.0, 0.9), value=(0.08, 0.95))
     for _ in range(10):
@@ -78,7 +81,8 @@ def _garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndar
         second = np.clip(base * rng.uniform(0.3, 0.7), 0, 1)
     else:
         second = random_colour(rng, saturation=(0.0, 0.9), value=(0.1, 1.0))
-    kind = rng.choice(["solid", "solid", "stripes", "stripes", "checker", "blotches", "gradient"])
+    kind = rng.choice(["solid", "solid", "stripes", "stripes", "checker", "blotches", "gradient"]) if (
+        split == "train") else "held_out"
     n = coords.shape[0]
     if kind == "solid":
         t = np.zeros(n, np.float32)
@@ -98,6 +102,8 @@ def _garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndar
             d = rng.normal(size=3)
             t += np.sin(coords @ d * rng.uniform(8, 25) + rng.uniform(0, 6.3))
         t = t > rng.uniform(-0.5, 0.5)
+    elif kind == "held_out":
+        t = held_out_garment_field(rng, coords)
     else:
         z = coords[:, 2]
         t = (z - z.min()) / max(float(np.ptp(z)), 1e-6)
@@ -119,6 +125,7 @@ def clothing_colours(
     iris: np.ndarray,
     photos: BackgroundLibrary | None = None,
     photo_prob: float = 0.0,
+    split: str = "train",
 ) -> np.ndarray:
     """Random outfit, skin and hair for one person as per-vertex albedo.
 
@@ -135,6 +142,7 @@ def clothing_colours(
             are white.
         photos: background photographs for photo textures of garments (None: patterns only).
         photo_prob: probability that a garment is textured with a photo crop.
+        split: asset split of the garment patterns ("train" or "ood", :mod:`edgepose.data.synth.holdout`).
 
     Returns:
         (V, 3) float32 RGB albedo in [0, 1].
@@ -143,9 +151,9 @@ def clothing_colours(
     skin = skin_tone(rng)
     colours = np.broadcast_to(skin, (regions.shape[0], 3)).astype(np.float32).copy()
 
-    top = _garment_colours(rng, rest_coords, skin, photos, photo_prob)
+    top = _garment_colours(rng, rest_coords, skin, photos, photo_prob, split)
     one_piece = rng.random() < 0.12
-    bottom = top if one_piece else _garment_colours(rng, rest_coords, skin, photos, photo_prob)
+    bottom = top if one_piece else _garment_colours(rng, rest_coords, skin, photos, photo_prob, split)
     # Sleeve cut along the arm: sleeveless, short, three-quarter or long.
     sleeve = rng.choice([0.0, rng.uniform(0.2, 0.45), rng.uniform(0.55, 0.8), 1.05],
                         p=[0.1, 0.3, 0.1, 0.5])

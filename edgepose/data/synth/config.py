@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgepose.data.synth.backgrounds import SPLITS
+from edgepose.data.synth.holdout import ASSET_SPLITS, exhausted_camera_ranges
 from edgepose.data.synth.pose import POSE_FAMILIES_V2, POSE_KINEMATICS
 from edgepose.errors import InputError
 
@@ -62,8 +63,14 @@ class SynthConfig:
             background photographs of the local cache, :mod:`edgepose.data.synth.backgrounds`).
         photo_background_prob: with "photos", the probability that an image gets a photo
             (otherwise a procedural background).
-        background_split: "train" or "ood": which held-apart half of the photos to use
-            (for backgrounds and photo textures).
+        asset_split: "train" (default: the assets training renders use) or "ood": only
+            assets held back from training, for an out-of-distribution val set (background
+            photos, procedural pattern kinds, lights, camera elevations and fields of view
+            outside ``elevation``/``cctv_elevation`` and ``fov``, body shapes),
+            :mod:`edgepose.data.synth.holdout`.
+        background_split: None (default: follow ``asset_split``), or "train" or "ood" to
+            choose the half of the photos (backgrounds, ground, photo textures) apart from
+            the other assets; :attr:`photo_split` is the one used.
         background_dir: the photo cache folder (None: ``$EDGEPOSE_BACKGROUNDS`` or
             ``~/.cache/edgepose/backgrounds``).
         photo_texture_prob: probability that a garment or an occluder is textured with a
@@ -106,7 +113,8 @@ class SynthConfig:
     jpeg_quality: int = 92
     backgrounds: str = "procedural"
     photo_background_prob: float = 1.0
-    background_split: str = "train"
+    asset_split: str = "train"
+    background_split: str | None = None
     background_dir: str | None = None
     photo_texture_prob: float = 0.0
     ground_prob: float = 0.0
@@ -137,8 +145,11 @@ class SynthConfig:
         if self.pose_kinematics not in POSE_KINEMATICS:
             raise InputError(f"pose_kinematics must be one of {', '.join(POSE_KINEMATICS)}; "
                              f"got {self.pose_kinematics!r}")
-        if self.background_split not in SPLITS:
-            raise InputError(f"background_split must be one of {', '.join(SPLITS)}; got {self.background_split!r}")
+        if self.asset_split not in ASSET_SPLITS:
+            raise InputError(f"asset_split must be one of {', '.join(ASSET_SPLITS)}; got {self.asset_split!r}")
+        if self.background_split is not None and self.background_split not in SPLITS:
+            raise InputError(f"background_split must be one of {', '.join(SPLITS)} (or None: follow asset_split); "
+                             f"got {self.background_split!r}")
         for name, lowest, highest in (("fov", 1.0, 170.0), ("elevation", -89.0, 89.0), ("cctv_elevation", -89.0, 89.0)):
             low, high = getattr(self, name)
             if not lowest <= low <= high <= highest:
@@ -152,6 +163,17 @@ class SynthConfig:
         for name in PROBABILITIES:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.asset_split == "ood":
+            for name, trained, limits in exhausted_camera_ranges(self.fov, self.elevation, self.cctv_elevation,
+                                                                 self.cctv_prob):
+                raise InputError(f"asset_split 'ood' draws {name} outside the trained {trained} within {limits}, "
+                                 f"and none is left: narrow {name}" + (" or cctv_elevation" if name == "elevation"
+                                                                       and self.cctv_prob > 0 else ""))
+
+    @property
+    def photo_split(self) -> str:
+        """The half of the photo cache used: ``background_split``, else ``asset_split``."""
+        return self.background_split or self.asset_split
 
     @property
     def uses_photos(self) -> bool:

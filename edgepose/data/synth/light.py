@@ -10,22 +10,34 @@ import cv2
 import numpy as np
 
 from edgepose.data.synth.camera import Camera
+from edgepose.data.synth.holdout import LIGHT_AZIMUTH, LIGHT_ELEVATION, LIGHT_TINT_SPREAD, ood_light_angles, ood_tint
 from edgepose.data.synth.people import Person
 from edgepose.data.synth.raster import NEAR_PLANE
 
 
-def random_light(rng: np.random.Generator, camera: Camera) -> tuple[np.ndarray, float, float, np.ndarray]:
-    """Random light: unit direction towards the light (world), ambient, diffuse, tint (3,)."""
+def random_light(rng: np.random.Generator, camera: Camera, split: str = "train"
+                 ) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """Random light: unit direction towards the light (world), ambient, diffuse, tint (3,).
+
+    "train" lights shine from the camera's side (azimuth within +-:data:`LIGHT_AZIMUTH`
+    degrees of the direction towards the camera, elevation in :data:`LIGHT_ELEVATION`),
+    nearly white; the "ood" asset split draws rim lights from behind or overhead lights,
+    coloured (:mod:`edgepose.data.synth.holdout`).
+    """
     right, down, forward = camera.rotation
-    azimuth = math.radians(rng.uniform(-110, 110))
-    elevation = math.radians(rng.uniform(0, 75))
+    if split == "ood":
+        azimuth_deg, elevation_deg = ood_light_angles(rng)
+        azimuth, elevation = math.radians(azimuth_deg), math.radians(elevation_deg)
+    else:
+        azimuth = math.radians(rng.uniform(-LIGHT_AZIMUTH, LIGHT_AZIMUTH))
+        elevation = math.radians(rng.uniform(*LIGHT_ELEVATION))
     towards_camera = -forward
     direction = (math.cos(elevation) * (math.cos(azimuth) * towards_camera + math.sin(azimuth) * right)
                  + math.sin(elevation) * np.array([0.0, 0.0, 1.0]))
     direction /= np.linalg.norm(direction)
     ambient = rng.uniform(0.25, 0.55)
     diffuse = rng.uniform(0.5, 0.95)
-    tint = rng.uniform(0.9, 1.1, size=3)
+    tint = ood_tint(rng) if split == "ood" else rng.uniform(1 - LIGHT_TINT_SPREAD, 1 + LIGHT_TINT_SPREAD, size=3)
     return direction, ambient, diffuse, tint
 
 

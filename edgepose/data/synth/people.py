@@ -14,6 +14,7 @@ from edgepose.data.synth import pose as synth_pose
 from edgepose.data.synth.backgrounds import BackgroundLibrary
 from edgepose.data.synth.body import BodyModel
 from edgepose.data.synth.config import SynthConfig
+from edgepose.data.synth.holdout import ood_phenotype
 
 
 @dataclass
@@ -78,8 +79,11 @@ def _sample_seat(body: BodyModel, rng: np.random.Generator, vertices: np.ndarray
     return box_corners(np.array([*(centre - half), ground]), np.array([*(centre + half), top]))
 
 
-def sample_phenotype(rng: np.random.Generator, child_prob: float) -> dict[str, float]:
-    """anny phenotype values in [0, 1]. Age: 1/3 child, 2/3 young adult, 1 old."""
+def sample_phenotype(rng: np.random.Generator, child_prob: float, split: str = "train") -> dict[str, float]:
+    """anny phenotype values in [0, 1]. Age: 1/3 child, 2/3 young adult, 1 old. The "ood"
+    asset split draws held-out shapes instead (:func:`edgepose.data.synth.holdout.ood_phenotype`)."""
+    if split == "ood":
+        return ood_phenotype(rng, child_prob)
     age = rng.uniform(0.36, 0.6) if rng.random() < child_prob else rng.uniform(0.6, 1.0)
     return {
         "gender": float(rng.uniform(0, 1)),
@@ -104,7 +108,7 @@ def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: S
     take photo textures from ``photos`` with probability ``config.photo_texture_prob``."""
     phenotypes, poses, families = [], [], []
     for _ in range(count):
-        phenotypes.append(sample_phenotype(rng, config.child_prob))
+        phenotypes.append(sample_phenotype(rng, config.child_prob, config.asset_split))
         fam, pose = synth_pose.sample_pose(rng, family, config.pose_family_weights)
         families.append(fam)
         poses.append(pose)
@@ -122,7 +126,8 @@ def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: S
         offset = np.array([-(v[:, 0].min() + v[:, 0].max()) / 2, -(v[:, 1].min() + v[:, 1].max()) / 2,
                            lift - v[:, 2].min()])
         albedo = clothing.clothing_colours(rng, body.regions, body.limb_coord, body.rest_coords,
-                                           body.scalp, body.iris, photos, config.photo_texture_prob)
+                                           body.scalp, body.iris, photos, config.photo_texture_prob,
+                                           config.asset_split)
         person = Person(v, k, albedo, float(heights[i]), families[i])
         if seat is not None:
             person.seat = seat @ rot.T

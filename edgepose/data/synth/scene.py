@@ -115,10 +115,12 @@ def _scene_mesh(people: Sequence[Person], faces: np.ndarray, light: tuple
 
 
 def _draw_occluders(rng: np.random.Generator, colour: np.ndarray, anchors: list[tuple[float, float, float]],
-                    photos: BackgroundLibrary | None = None, photo_prob: float = 0.0) -> np.ndarray:
+                    photos: BackgroundLibrary | None = None, photo_prob: float = 0.0,
+                    split: str = "train") -> np.ndarray:
     """Paint 1-2 textured shapes over random anchors (x, y, size) of ``colour`` (Hs, Ws, 3)
     float32 in place; a shape is filled with a photo crop with probability ``photo_prob``
-    (needs ``photos``). Returns the occluder mask (Hs, Ws) bool."""
+    (needs ``photos``), else a colour or a pattern of asset split ``split``. Returns the
+    occluder mask (Hs, Ws) bool."""
     hw = colour.shape[:2]
     occluded = np.zeros(hw, dtype=bool)
     for _ in range(int(rng.integers(1, 3))):
@@ -132,7 +134,7 @@ def _draw_occluders(rng: np.random.Generator, colour: np.ndarray, anchors: list[
         elif rng.random() < 0.5:
             colour[covered] = texture.random_colour(rng)
         else:
-            colour[covered] = texture.textured_fill(rng, hw)[covered]
+            colour[covered] = texture.textured_fill(rng, hw, split)[covered]
         occluded |= covered
     return occluded
 
@@ -192,7 +194,7 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
     if num_people < 1:
         raise InputError(f"num_people must be >= 1, got {num_people}")
 
-    photos = get_background_library(config.background_dir, config.background_split) if config.uses_photos else None
+    photos = get_background_library(config.background_dir, config.photo_split) if config.uses_photos else None
     people = make_people(body, rng, num_people, config, pose_family, photos)
     if group:  # the camera frames the whole group
         people = place_group(rng, people)
@@ -200,7 +202,7 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
     else:
         camera = frame_main_person(rng, people[0], config, several=num_people > 1)
         people = place_others(rng, camera, people, size)
-    light = random_light(rng, camera)
+    light = random_light(rng, camera, config.asset_split)
 
     vertices, faces, face_owner, shaded = _scene_mesh(people, body.faces, light)
     uv, z = camera.scaled(ss).project(vertices)
@@ -211,7 +213,7 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
             config.photo_background_prob >= 1.0 or rng.random() < config.photo_background_prob):
         colour = photos.crop(rng, (size * ss, size * ss))
     else:
-        background = texture.procedural_background(rng, (size, size))
+        background = texture.procedural_background(rng, (size, size), config.asset_split)
         colour = np.repeat(np.repeat(background.astype(np.float32) / 255.0, ss, axis=0), ss, axis=1)
     if photos is not None and happens(rng, config.ground_prob):
         paint_ground(rng, photos, camera.scaled(ss), colour)
@@ -230,7 +232,7 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
             if rows.size:
                 anchors.append((float(cols.mean()), float(rows.mean()), float(max(np.ptp(rows), np.ptp(cols), 1))))
         if anchors:
-            occluded = _draw_occluders(rng, colour, anchors, photos, config.photo_texture_prob)
+            occluded = _draw_occluders(rng, colour, anchors, photos, config.photo_texture_prob, config.asset_split)
 
     small = cv2.resize(colour, (size, size), interpolation=cv2.INTER_AREA) if ss > 1 else colour
     image = output_effects(rng, sensor_effects(rng, optical_effects(rng, small, config), config), config)

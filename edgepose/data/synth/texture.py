@@ -4,7 +4,9 @@
 Everything here is drawn from a ``numpy.random.Generator`` and OpenCV drawing calls, so a
 seed reproduces the same pixels. No image file is read: the procedural background is
 noise, gradients, stripes, checkers and random shapes (photo backgrounds are
-:mod:`edgepose.data.synth.backgrounds`).
+:mod:`edgepose.data.synth.backgrounds`). The OOD asset split uses other pattern kinds
+(dots, zigzags, cells, weaves; for garments heather, plaid, dots, chevrons, camouflage),
+:mod:`edgepose.data.synth.holdout`.
 
 Colours are RGB. Images are ``(H, W, 3) uint8`` unless stated; per-vertex colours are
 ``(V, 3) float32`` in [0, 1].
@@ -16,6 +18,8 @@ import math
 
 import cv2
 import numpy as np
+
+from edgepose.data.synth.holdout import FIELD_KINDS, OOD_GARMENT_KINDS
 
 # ----------------------------------------------------------------------------- colours
 
@@ -71,12 +75,16 @@ def _colour_ramp(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (1 - t[..., None]) * a[None, None, :] + t[..., None] * b[None, None, :]
 
 
-def _pattern_field(rng: np.random.Generator, hw: tuple[int, int]) -> np.ndarray:
-    """A random scalar pattern (H, W) float32 in [0, 1]: gradient, stripes, checker or noise."""
+def _pattern_field(rng: np.random.Generator, hw: tuple[int, int], split: str = "train") -> np.ndarray:
+    """A random scalar pattern (H, W) float32 in [0, 1] of a kind of ``FIELD_KINDS[split]``
+    (:mod:`edgepose.data.synth.holdout`): gradient, stripes, checker, noise or rings for
+    "train"; dots, zigzag, cells or weave for "ood"."""
     height, width = hw
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    kind = rng.choice(["gradient", "stripes", "checker", "noise", "noise", "rings"])
+    kind = rng.choice(FIELD_KINDS[split])
     angle = rng.uniform(0, math.pi)
+    if split == "ood":
+        return _held_out_field(rng, kind, xx, yy, angle)
     u = (xx * math.cos(angle) + yy * math.sin(angle)) / max(height, width)
     if kind == "gradient":
         return np.clip(u * rng.uniform(0.5, 1.5) + rng.uniform(-0.3, 0.3), 0, 1).astype(np.float32)
@@ -95,13 +103,76 @@ def _pattern_field(rng: np.random.Generator, hw: tuple[int, int]) -> np.ndarray:
     return value_noise(rng, hw, cells=int(rng.integers(2, 10)), octaves=int(rng.integers(1, 5)))
 
 
-def textured_fill(rng: np.random.Generator, hw: tuple[int, int]) -> np.ndarray:
-    """A random two- or three-colour procedural texture (H, W, 3) float32 in [0, 1]."""
+def _held_out_field(rng: np.random.Generator, kind: str, xx: np.ndarray, yy: np.ndarray,
+                    angle: float) -> np.ndarray:
+    """A scalar pattern (H, W) float32 in [0, 1] of an OOD kind (dots, zigzag, cells,
+    weave) on the pixel grid ``xx``, ``yy`` (H, W), oriented by ``angle`` (radians)."""
+    side = float(max(xx.shape))
+    u = (xx * math.cos(angle) + yy * math.sin(angle)) / side
+    v = (-xx * math.sin(angle) + yy * math.cos(angle)) / side
+    if kind == "dots":  # a grid of round dots
+        freq = rng.uniform(3, 16)
+        du, dv = np.mod(freq * u, 1.0) - 0.5, np.mod(freq * v, 1.0) - 0.5
+        return (du * du + dv * dv < rng.uniform(0.15, 0.45) ** 2).astype(np.float32)
+    if kind == "zigzag":  # stripes along a triangle wave
+        freq, amplitude = rng.uniform(2, 14), rng.uniform(0.02, 0.12)
+        wave = np.abs(np.mod(v * rng.uniform(4, 20), 2.0) - 1.0) * amplitude
+        return (np.mod(freq * (u + wave), 1.0) < rng.uniform(0.3, 0.7)).astype(np.float32)
+    if kind == "cells":  # Voronoi cells, each a random level
+        n = int(rng.integers(6, 40))
+        seeds = rng.uniform(-0.1, 1.1, size=(n, 2)).astype(np.float32) * side
+        levels = rng.random(n).astype(np.float32)
+        nearest = np.argmin((xx[..., None] - seeds[:, 0]) ** 2 + (yy[..., None] - seeds[:, 1]) ** 2, axis=-1)
+        return levels[nearest]
+    # weave: two crossing sets of soft bands (a basket weave or tartan)
+    fu, fv = rng.uniform(3, 20), rng.uniform(3, 20)
+    field = 0.5 * (0.5 + 0.5 * np.sin(2 * math.pi * fu * u)) + 0.5 * (0.5 + 0.5 * np.sin(2 * math.pi * fv * v))
+    return field.astype(np.float32)
+
+
+def held_out_garment_field(rng: np.random.Generator, coords: np.ndarray) -> np.ndarray:
+    """A garment pattern of an OOD kind (:data:`~edgepose.data.synth.holdout.OOD_GARMENT_KINDS`):
+    per-vertex blend weights (N,) float32 in [0, 1] between a garment's two colours.
+
+    Args:
+        rng: random generator.
+        coords: (N, 3) rest-pose vertex positions in metres (x left, y back, z up).
+
+    Kinds: heather (a near-solid fabric of fine two-tone speckle), plaid (crossing bands
+    at three levels), dots, chevron (zigzag bands around the body) and camouflage
+    (thresholded blobs at three levels). Frequencies are in cycles per metre.
+    """
+    kind = rng.choice(OOD_GARMENT_KINDS)
+    n = coords.shape[0]
+    x, y, z = coords[:, 0], coords[:, 1], coords[:, 2]
+    if kind == "heather":
+        return (rng.random(n) < rng.uniform(0.05, 0.3)).astype(np.float32) * np.float32(rng.uniform(0.3, 0.8))
+    if kind == "plaid":
+        fu, fv = rng.uniform(4, 14), rng.uniform(4, 14)
+        bands = (np.mod(fu * (x + y), 1.0) < 0.35).astype(np.float32) + (np.mod(fv * z, 1.0) < 0.35)
+        return (bands / 2.0).astype(np.float32)
+    if kind == "dots":
+        freq, radius = rng.uniform(10, 30), rng.uniform(0.15, 0.35)
+        cells = np.mod(freq * coords + rng.uniform(0, 1, size=3), 1.0) - 0.5
+        return (np.sum(cells * cells, axis=1) < radius * radius).astype(np.float32)
+    if kind == "chevron":
+        freq, slope = rng.uniform(5, 18), rng.uniform(0.5, 2.0)
+        around = np.abs(np.mod((x + y) * rng.uniform(3, 10), 2.0) - 1.0)  # a triangle wave around the body
+        return (np.mod(freq * (z + slope * around / 10.0), 1.0) < 0.5).astype(np.float32)
+    blobs = np.zeros(n)
+    for _ in range(3):
+        blobs += np.sin(coords @ rng.normal(size=3) * rng.uniform(6, 16) + rng.uniform(0, 6.3))
+    return np.digitize(blobs, [-0.6, 0.6]).astype(np.float32) / 2.0
+
+
+def textured_fill(rng: np.random.Generator, hw: tuple[int, int], split: str = "train") -> np.ndarray:
+    """A random two- or three-colour procedural texture (H, W, 3) float32 in [0, 1], its
+    patterns of the kinds of asset split ``split`` ("train" or "ood")."""
     a, b = random_colour(rng), random_colour(rng)
-    img = _colour_ramp(_pattern_field(rng, hw), a, b)
+    img = _colour_ramp(_pattern_field(rng, hw, split), a, b)
     if rng.random() < 0.4:
         c = random_colour(rng)
-        mix = _pattern_field(rng, hw)[..., None] * rng.uniform(0.2, 0.6)
+        mix = _pattern_field(rng, hw, split)[..., None] * rng.uniform(0.2, 0.6)
         img = (1 - mix) * img + mix * c[None, None, :]
     return img.astype(np.float32)
 
@@ -146,22 +217,23 @@ def draw_random_shape(rng: np.random.Generator, mask: np.ndarray, center: tuple[
 # ----------------------------------------------------------------------- background
 
 
-def procedural_background(rng: np.random.Generator, hw: tuple[int, int]) -> np.ndarray:
+def procedural_background(rng: np.random.Generator, hw: tuple[int, int], split: str = "train") -> np.ndarray:
     """A random procedural background (H, W, 3) uint8 RGB.
 
-    Layers: a base (solid, gradient, noise, stripes, checker, or a floor/wall split at a
-    horizon), then 0-14 random shapes with solid or textured fills, then an optional blur.
+    Layers: a base (solid, a pattern, or a floor/wall split at a horizon), then 0-14
+    random shapes with solid or patterned fills, then an optional blur. The patterns are
+    of the kinds of asset split ``split`` (:func:`textured_fill`).
     """
     height, width = hw
     if rng.random() < 0.35:  # wall and floor, split at a horizon line
         horizon = int(rng.uniform(0.2, 0.8) * height)
-        img = textured_fill(rng, hw)
-        floor = textured_fill(rng, hw)
+        img = textured_fill(rng, hw, split)
+        floor = textured_fill(rng, hw, split)
         img[horizon:] = floor[horizon:]
     elif rng.random() < 0.15:
         img = np.broadcast_to(random_colour(rng), (height, width, 3)).astype(np.float32).copy()
     else:
-        img = textured_fill(rng, hw)
+        img = textured_fill(rng, hw, split)
     img8 = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
     n_shapes = int(rng.integers(0, 15))
     scale = max(height, width)
@@ -173,7 +245,7 @@ def procedural_background(rng: np.random.Generator, hw: tuple[int, int]) -> np.n
             colour = np.array(to_uint8_colour(random_colour(rng)), np.uint8)
             img8[mask > 0] = colour
         else:
-            fill = np.clip(textured_fill(rng, hw) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            fill = np.clip(textured_fill(rng, hw, split) * 255.0 + 0.5, 0, 255).astype(np.uint8)
             img8[mask > 0] = fill[mask > 0]
     if rng.random() < 0.4:
         sigma = rng.uniform(0.5, 2.5)

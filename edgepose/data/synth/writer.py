@@ -169,7 +169,7 @@ def generate_dataset(
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     config = dataclasses.replace(config or SynthConfig(), size=size, people_max=people_max)
-    photos = get_background_library(config.background_dir, config.background_split) if config.uses_photos else None
+    photos = get_background_library(config.background_dir, config.photo_split) if config.uses_photos else None
     if photos is not None and config.ground_prob > 0:
         photos.require_tileable()
     out = Path(out_dir)
