@@ -10,7 +10,9 @@ held-out photos for an out-of-distribution val set, and camera / light effects:
         --cctv-prob 0.4 --motion-blur-prob 0.2 --defocus-prob 0.2 --lowres-prob 0.3 --jpeg-prob 0.3
 
 Pedestrian poses (walking with a natural arm swing, arms hanging, everyday gestures):
-``--pose-sampler v2``.
+``--pose-sampler v2``. Clothes as geometry over the painted outfits, which hide what
+they cover in the labels too (a wrist inside a long sleeve is v=1):
+``--garment-prob 0.7 --hair-prob 0.8 --accessory-prob 0.3``.
 
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
@@ -44,7 +46,8 @@ USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as
 
 #: Options that are probabilities, by their SynthConfig (and argparse) names.
 _PROBABILITY_OPTIONS = ("photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
+                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob",
+                        "garment_prob", "hair_prob", "accessory_prob")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -78,6 +81,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                        ("--defocus-prob", "defocus blur"), ("--lowres-prob", "rendering small and upscaling"),
                        ("--jpeg-prob", "strong JPEG compression")):
         p.add_argument(flag, type=float, default=0.0, help=f"probability of {what} per image (default 0)")
+    for flag, what in (("--garment-prob", "garment meshes (long coats, jackets, sweaters with sleeves that may hide "
+                        "the wrists, dresses, skirts, wide trousers, shoes)"),
+                       ("--hair-prob", "a hair mesh (short, or long down the back)"),
+                       ("--accessory-prob", "a hat and/or a bag (backpack, bag at the hip, bag in a hanging hand)")):
+        p.add_argument(flag, type=float, default=0.0, help=f"probability of {what} per person (default 0)")
     p.add_argument("--fov", type=float, nargs=2, default=(30.0, 65.0), metavar=("LOW", "HIGH"),
                    help="vertical field of view range in degrees (default 30 65; wide and tele: e.g. 12 95)")
     p.add_argument("--elevation", type=float, nargs=2, default=(-10.0, 35.0), metavar=("LOW", "HIGH"),

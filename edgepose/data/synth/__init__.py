@@ -10,6 +10,7 @@ random occluders. Meshes go through a numpy z-buffer rasteriser (:mod:`.raster`)
 
 Modules, one job each: :mod:`.config` (settings), :mod:`.body` (the anny model),
 :mod:`.pose` (joint angles), :mod:`.clothing` and :mod:`.texture` (appearance),
+:mod:`.garments` (garment, hair, hat and bag meshes worn over the body),
 :mod:`.people` (people of a scene), :mod:`.camera` (projection, framing, sensor
 effects), :mod:`.light`, :mod:`.raster`, :mod:`.scene` (one image), :mod:`.labels`
 (visibility, boxes, masks), :mod:`.writer` (COCO dataset files), :mod:`.backgrounds`

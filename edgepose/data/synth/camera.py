@@ -71,7 +71,7 @@ def frame_main_person(rng: np.random.Generator, person: Person, config: SynthCon
     elevation = rng.uniform(*(config.cctv_elevation if happens(rng, config.cctv_prob) else config.elevation))
     rotation = look_at_rotation(elevation, rng.uniform(*config.roll))
     forward = rotation[2]
-    v = person.vertices
+    v = person.surface
     target = 0.5 * (v.min(axis=0) + v.max(axis=0))
     low, high = config.main_person_scale
     if several:

@@ -17,7 +17,8 @@ KEYPOINT_SET = "coco17"
 #: The settings that are probabilities (each must lie in [0, 1]).
 PROBABILITIES = ("truncation_prob", "child_prob", "occluder_prob", "noise_prob", "blur_prob",
                  "photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob")
+                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob",
+                 "garment_prob", "hair_prob", "accessory_prob")
 
 #: Kinds of background (:attr:`SynthConfig.backgrounds`).
 BACKGROUNDS = ("procedural", "photos")
@@ -71,6 +72,12 @@ class SynthConfig:
         defocus_prob: probability of a defocus (disk) blur.
         lowres_prob: probability that the image is rendered small and upscaled (1.5-4x).
         jpeg_prob: probability of a strong JPEG compression (quality 20-85) before writing.
+        garment_prob: probability per person of garment geometry over the painted outfit
+            (an upper garment: sweater, jacket, long coat or dress, and/or wide trousers or
+            a skirt; often shoes), :mod:`edgepose.data.synth.garments`.
+        hair_prob: probability per person of a hair mesh (short, or long down the back).
+        accessory_prob: probability per person of a hat and/or a bag (backpack, bag at
+            the hip, bag in a hanging hand).
     """
 
     size: int = 128
@@ -104,6 +111,9 @@ class SynthConfig:
     defocus_prob: float = 0.0
     lowres_prob: float = 0.0
     jpeg_prob: float = 0.0
+    garment_prob: float = 0.0
+    hair_prob: float = 0.0
+    accessory_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.size < 16:
