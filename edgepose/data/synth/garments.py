@@ -64,6 +64,9 @@ class Garment:
         faces: (M, 3) int64 triangles, counter-clockwise seen from outside.
         albedo: (N, 3) float32 RGB in [0, 1] per vertex.
         cover: (M,) float32 metres the surface stands off the body (inf: opaque).
+        framing: whether the mesh counts in the person's extent when the camera frames and
+            places people (False for offset shells, which stay within centimetres of the
+            body: leaving them out saves projecting thousands of points).
     """
 
     kind: str
@@ -71,6 +74,7 @@ class Garment:
     faces: np.ndarray
     albedo: np.ndarray
     cover: np.ndarray
+    framing: bool = True
 
     def transformed(self, rotation: np.ndarray, shift: np.ndarray) -> Garment:
         """The garment rotated by ``rotation`` (3, 3), then translated by ``shift`` (3,)."""
@@ -137,15 +141,17 @@ def garment_atlas(body: BodyModel) -> GarmentAtlas:
 # ------------------------------------------------------------------------ geometry
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) unit area-weighted vertex normals of a mesh, pointing outwards."""
-    tri = vertices[faces]
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    out = np.zeros_like(vertices, dtype=np.float64)
-    n = vertices.shape[0]
-    for corner in range(3):
-        for axis in range(3):
-            out[:, axis] += np.bincount(faces[:, corner], weights=normal[:, axis], minlength=n)
-    return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-12)
+    """(V, 3) float32 unit area-weighted vertex normals of a mesh, pointing outwards."""
+    v = np.asarray(vertices, dtype=np.float32)
+    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
+    corner = v[a]
+    normal = np.cross(v[b] - corner, v[c] - corner)
+    n = v.shape[0]
+    out = np.empty_like(v)
+    for axis in range(3):
+        weight = normal[:, axis]
+        out[:, axis] = (np.bincount(a, weight, n) + np.bincount(b, weight, n) + np.bincount(c, weight, n))
+    return out / (np.linalg.norm(out, axis=1, keepdims=True) + np.float32(1e-12))
 
 
 def offset_shell(kind: str, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray,
@@ -176,7 +182,8 @@ def offset_shell(kind: str, vertices: np.ndarray, normals: np.ndarray, faces: np
     shell_faces = remap[faces[inside]]
     shell_vertices = vertices[index] + normals[index] * offset[index, None]
     cover = ((offset[a[inside]] + offset[b[inside]] + offset[c[inside]]) / 3.0).astype(np.float32)
-    garment = Garment(kind, shell_vertices, shell_faces, np.full((index.size, 3), 0.5, np.float32), cover)
+    garment = Garment(kind, shell_vertices, shell_faces, np.full((index.size, 3), 0.5, np.float32), cover,
+                      framing=False)
 
     # Open edges: used vertices that also belong to a triangle outside the shell.
     edge = np.zeros(vertices.shape[0], dtype=bool)

@@ -54,10 +54,10 @@ class Person:
 
     @property
     def surface(self) -> np.ndarray:
-        """(N, 3) all points of the person's surface: body vertices, then worn meshes'."""
-        if not self.garments:
-            return self.vertices
-        return np.concatenate([self.vertices, *(g.vertices for g in self.garments)])
+        """(N, 3) points of the person's extent: body vertices, then those of the worn
+        meshes that stand off the body (skirts, brims, bags; not the close shells)."""
+        extra = [g.vertices for g in self.garments if g.framing]
+        return np.concatenate([self.vertices, *extra]) if extra else self.vertices
 
 
 #: Triangles of a box whose 8 corners are ordered ``(x, y, z)`` bits as ``x + 2y + 4z``
