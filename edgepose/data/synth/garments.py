@@ -254,7 +254,10 @@ def skirt_tube(rng: np.random.Generator, atlas: GarmentAtlas, vertices: np.ndarr
     e2 = np.cross(axis, e1)
     leg_length = float(np.mean(np.linalg.norm(knees - hips, axis=1) + np.linalg.norm(ankles - knees, axis=1)))
 
-    inside = atlas.region["pelvis"] | atlas.lower_torso | (atlas.region["leg"] & (atlas.leg_coord <= 1.0))
+    # The outline follows the part of the legs the garment reaches (not the shins under
+    # a knee-length skirt, which would balloon it when the knees are bent).
+    reach = atlas.region["leg"] & (atlas.leg_coord <= min(1.0, hem + 0.1))
+    inside = atlas.region["pelvis"] | atlas.lower_torso | reach
     points = vertices[inside] - top
     s = points @ axis
     length = min(rise + hem * leg_length, float(s.max()) - 0.01)
