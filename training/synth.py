@@ -19,6 +19,8 @@ ranges, body shapes beyond the trained range; edgepose/data/synth/holdout.py):
 Groups of 3-8 people at several depths who occlude each other, in a fifth of the images:
 ``--group-prob 0.2 --group-size 3 8``. Only pedestrians (walking, arms hanging, pockets,
 phone, carrying) for a real-like val split: ``--pose-sampler pedestrian``.
+Clothes as geometry over the painted outfits, which hide what they cover in the labels too
+(a wrist inside a long sleeve is v=1): ``--garment-prob 0.7 --hair-prob 0.8 --accessory-prob 0.3``.
 
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
@@ -53,7 +55,8 @@ USER_ERROR = 2  # exit status of a user error (argparse's usage errors exit 2 as
 
 #: Options that are probabilities, by their SynthConfig (and argparse) names.
 _PROBABILITY_OPTIONS = ("photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob")
+                        "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob",
+                        "garment_prob", "hair_prob", "accessory_prob")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -102,6 +105,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                        ("--defocus-prob", "defocus blur"), ("--lowres-prob", "rendering small and upscaling"),
                        ("--jpeg-prob", "strong JPEG compression")):
         p.add_argument(flag, type=float, default=None, help=f"probability of {what} per image")
+    for flag, what in (("--garment-prob", "garment meshes (long coats, jackets, sweaters with sleeves that may hide "
+                        "the wrists, dresses, skirts, wide trousers, shoes)"),
+                       ("--hair-prob", "a hair mesh (short, or long down the back)"),
+                       ("--accessory-prob", "a hat and/or a bag (backpack, bag at the hip, bag in a hanging hand)")):
+        p.add_argument(flag, type=float, default=None, help=f"probability of {what} per person")
     p.add_argument("--fov", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help="vertical field of view range in degrees (v1 30 65, v2 15 80; wide and tele: e.g. 12 95)")
     p.add_argument("--elevation", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),

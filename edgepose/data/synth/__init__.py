@@ -10,6 +10,7 @@ random occluders. Meshes go through a numpy z-buffer rasteriser (:mod:`.raster`)
 
 Modules, one job each: :mod:`.config` (settings), :mod:`.body` (the anny model),
 :mod:`.pose` (joint angles), :mod:`.clothing` and :mod:`.texture` (appearance),
+:mod:`.garments` (garment, hair, hat and bag meshes worn over the body),
 :mod:`.people` (people of a scene), :mod:`.camera` (projection, framing, sensor
 effects), :mod:`.light`, :mod:`.raster`, :mod:`.scene` (one image), :mod:`.labels`
 (visibility, boxes, masks), :mod:`.writer` (COCO dataset files), :mod:`.backgrounds`
@@ -23,8 +24,11 @@ vertices), so they are exact for the rendered mesh:
 * ``v = 2``: the keypoint projects inside the image and the surface seen there belongs
   to the same person, lies within a per-keypoint depth tolerance of the keypoint
   (limb thickness: the keypoint is not hidden by another body part) and is not covered
-  by an occluder;
-* ``v = 1``: inside the image but hidden (self-occlusion, another person, an occluder);
+  by an occluder (a close-fitting garment counts as the person's own surface, its
+  distance off the body added to the tolerance);
+* ``v = 1``: inside the image but hidden (self-occlusion, another person, an occluder,
+  a loose garment such as a wide sleeve past the wrist or a skirt over the knees, hair,
+  a hat or a bag; :mod:`.garments`);
 * ``v = 0`` with ``x = y = 0``: outside the image (or behind the camera).
 
 Coordinates follow OpenCV's convention: pixel ``(col, row)`` has its centre at

@@ -74,7 +74,7 @@ def projected_box(camera: Camera, points: np.ndarray) -> np.ndarray:
 def frame_main_person(rng: np.random.Generator, person: Person, config: SynthConfig,
                       several: bool) -> Camera:
     """A camera that frames ``person`` at a random scale and position in the image."""
-    return frame_points(rng, person.vertices, config, 0.75 if several else 1.0)
+    return frame_points(rng, person.surface, config, 0.75 if several else 1.0)
 
 
 def frame_points(rng: np.random.Generator, points: np.ndarray, config: SynthConfig, scale: float = 1.0) -> Camera:

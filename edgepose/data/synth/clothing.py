@@ -57,9 +57,9 @@ def photo_pattern(crop: np.ndarray, coords: np.ndarray, metres: float) -> np.nda
     return crop[rows, cols].astype(np.float32)
 
 
-def _garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndarray,
-                     photos: BackgroundLibrary | None = None, photo_prob: float = 0.0,
-                     split: str = "train") -> np.ndarray:
+def garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndarray,
+                    photos: BackgroundLibrary | None = None, photo_prob: float = 0.0,
+                    split: str = "train", value: tuple[float, float] = (0.08, 0.95)) -> np.ndarray:
     """Per-vertex colours (N, 3) of one garment with a random pattern.
 
     Args:
@@ -71,12 +71,13 @@ def _garment_colours(rng: np.random.Generator, coords: np.ndarray, skin: np.ndar
             60 % of the pattern).
         split: asset split; "ood" draws the pattern from the held-out kinds
             (:func:`edgepose.data.synth.texture.held_out_garment_field`).
+        value: range of the main colour's HSV value (brightness).
     """
-    base = random_colour(rng, saturation=(0.0, 0.9), value=(0.08, 0.95))
+    base = random_colour(rng, saturation=(0.0, 0.9), value=value)
     for _ in range(10):
         if np.linalg.norm(base - skin) > 0.3:
             break
-        base = random_colour(rng, saturation=(0.0, 0.9), value=(0.08, 0.95))
+        base = random_colour(rng, saturation=(0.0, 0.9), value=value)
     if rng.random() < 0.5:
         second = np.clip(base * rng.uniform(0.3, 0.7), 0, 1)
     else:
@@ -151,9 +152,9 @@ def clothing_colours(
     skin = skin_tone(rng)
     colours = np.broadcast_to(skin, (regions.shape[0], 3)).astype(np.float32).copy()
 
-    top = _garment_colours(rng, rest_coords, skin, photos, photo_prob, split)
+    top = garment_colours(rng, rest_coords, skin, photos, photo_prob, split)
     one_piece = rng.random() < 0.12
-    bottom = top if one_piece else _garment_colours(rng, rest_coords, skin, photos, photo_prob, split)
+    bottom = top if one_piece else garment_colours(rng, rest_coords, skin, photos, photo_prob, split)
     # Sleeve cut along the arm: sleeveless, short, three-quarter or long.
     sleeve = rng.choice([0.0, rng.uniform(0.2, 0.45), rng.uniform(0.55, 0.8), 1.05],
                         p=[0.1, 0.3, 0.1, 0.5])

@@ -23,7 +23,8 @@ KEYPOINT_SET = "coco17"
 #: The settings that are probabilities (each must lie in [0, 1]).
 PROBABILITIES = ("truncation_prob", "child_prob", "occluder_prob", "noise_prob", "blur_prob",
                  "photo_background_prob", "photo_texture_prob", "ground_prob", "shadow_prob", "cctv_prob",
-                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob")
+                 "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob", "group_prob",
+                 "garment_prob", "hair_prob", "accessory_prob")
 
 #: Smallest and largest group size (:attr:`SynthConfig.group_size`).
 GROUP_SIZE_LIMITS = (2, 12)
@@ -92,6 +93,12 @@ class SynthConfig:
             (:func:`edgepose.data.synth.scene.place_group`).
         group_size: (low, high) number of people of a group, both included, within
             :data:`GROUP_SIZE_LIMITS`.
+        garment_prob: probability per person of garment geometry over the painted outfit
+            (an upper garment: sweater, jacket, long coat or dress, and/or wide trousers or
+            a skirt; often shoes), :mod:`edgepose.data.synth.garments`.
+        hair_prob: probability per person of a hair mesh (short, or long down the back).
+        accessory_prob: probability per person of a hat and/or a bag (backpack, bag at
+            the hip, bag in a hanging hand).
     """
 
     size: int = 128
@@ -128,6 +135,9 @@ class SynthConfig:
     jpeg_prob: float = 0.0
     group_prob: float = 0.0
     group_size: tuple[int, int] = (3, 8)
+    garment_prob: float = 0.0
+    hair_prob: float = 0.0
+    accessory_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if self.size < 16:

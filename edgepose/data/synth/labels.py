@@ -8,6 +8,7 @@ import numpy as np
 from edgepose.data.synth.body import BodyModel
 from edgepose.data.synth.camera import Camera
 from edgepose.data.synth.config import SynthConfig
+from edgepose.data.synth.garments import LOOSE_COVER_M
 from edgepose.data.synth.people import Person
 from edgepose.data.synth.raster import NEAR_PLANE
 
@@ -33,6 +34,7 @@ def keypoint_visibility(
     occluded: np.ndarray,
     supersample: int,
     size: int,
+    cover: np.ndarray | None = None,
 ) -> np.ndarray:
     """COCO visibility (K,) int of one person's keypoints.
 
@@ -48,6 +50,11 @@ def keypoint_visibility(
         occluded: (Hs, Ws) bool, pixels under an occluder.
         supersample: factor between the buffers and the output image.
         size: output image side in pixels.
+        cover: (Hs, Ws) float32 metres that the surface seen stands off its wearer's body
+            (0: the body itself; inf: hair, hats, bags), None: bodies only. A garment
+            looser than :data:`edgepose.data.synth.garments.LOOSE_COVER_M` hides the
+            keypoint; a close-fitting one counts as the person's own surface, its
+            ``cover`` added to the tolerance.
 
     Returns:
         (K,) int: 0 outside the image or behind the camera, 1 hidden, 2 visible. A
@@ -66,7 +73,12 @@ def keypoint_visibility(
         r0, r1 = max(0, row - 1), min(hs, row + 2)
         c0, c1 = max(0, col - 1), min(ws, col + 2)
         own = (owner[r0:r1, c0:c1] == person_index) & ~occluded[r0:r1, c0:c1]
-        near = keypoints_depth[j] - depth[r0:r1, c0:c1] <= tolerance[j]
+        slack = tolerance[j]
+        if cover is not None:
+            seen = cover[r0:r1, c0:c1]
+            own &= seen <= LOOSE_COVER_M
+            slack = slack + np.where(own, seen, 0.0)
+        near = keypoints_depth[j] - depth[r0:r1, c0:c1] <= slack
         vis[j] = 2 if np.any(own & near) else 1
     return vis
 
@@ -81,9 +93,12 @@ def _visibility_tolerance(body: BodyModel, person: Person) -> np.ndarray:
 
 
 def annotate(body: BodyModel, people: list[Person], camera: Camera, owner: np.ndarray, depth: np.ndarray,
-              occluded: np.ndarray, config: SynthConfig
+              occluded: np.ndarray, config: SynthConfig, cover: np.ndarray | None = None,
               ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Keypoints, boxes, areas and masks of the people with at least one visible keypoint.
+
+    ``cover`` (Hs, Ws): how far the surface seen stands off its wearer's body
+    (:func:`keypoint_visibility`; None: bodies only).
 
     Returns:
         indices of the kept people, keypoints (P, K, 3), boxes (P, 4), areas (P,),
@@ -98,7 +113,8 @@ def annotate(body: BodyModel, people: list[Person], camera: Camera, owner: np.nd
         if not touched.any():
             continue
         uv, z = camera.project(person.keypoints)
-        vis = keypoint_visibility(uv, z, _visibility_tolerance(body, person), p, owner, depth, occluded, ss, size)
+        vis = keypoint_visibility(uv, z, _visibility_tolerance(body, person), p, owner, depth, occluded, ss, size,
+                                  cover)
         if not np.any(vis == 2):  # a sliver of a hidden or cut-off person: not annotated
             continue
         rows = np.nonzero(touched.any(axis=1))[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from edgepose.data.synth.backgrounds import BackgroundLibrary
 from edgepose.data.synth.body import BodyModel
 from edgepose.data.synth.config import SynthConfig
 from edgepose.data.synth.holdout import ood_phenotype
+from edgepose.data.synth.garments import Garment, dress_person
 
 
 @dataclass
@@ -30,6 +31,9 @@ class Person:
         seat: (8, 3) world corners of a box the person sits on (:data:`BOX_FACES`
             order), or None.
         seat_albedo: (3,) RGB in [0, 1] of the seat.
+        garments: worn meshes (garments, hair, hats, bags), :mod:`edgepose.data.synth.garments`.
+        hidden_faces: (F,) bool, body triangles under the garments that are not drawn
+            (None: all are drawn).
     """
 
     vertices: np.ndarray
@@ -39,11 +43,22 @@ class Person:
     family: str
     seat: np.ndarray | None = None
     seat_albedo: np.ndarray | None = None
+    garments: list[Garment] = field(default_factory=list)
+    hidden_faces: np.ndarray | None = None
 
     def moved(self, shift: np.ndarray) -> Person:
         """The same person translated by ``shift`` (3,) metres."""
         seat = None if self.seat is None else self.seat + shift
-        return dataclasses.replace(self, vertices=self.vertices + shift, keypoints=self.keypoints + shift, seat=seat)
+        worn = [g.transformed(np.eye(3), shift) for g in self.garments]
+        return dataclasses.replace(self, vertices=self.vertices + shift, keypoints=self.keypoints + shift, seat=seat,
+                                   garments=worn)
+
+    @property
+    def surface(self) -> np.ndarray:
+        """(N, 3) points of the person's extent: body vertices, then those of the worn
+        meshes that stand off the body (skirts, brims, bags; not the close shells)."""
+        extra = [g.vertices for g in self.garments if g.framing]
+        return np.concatenate([self.vertices, *extra]) if extra else self.vertices
 
 
 #: Triangles of a box whose 8 corners are ordered ``(x, y, z)`` bits as ``x + 2y + 4z``
@@ -105,7 +120,9 @@ def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: S
     """Sample, pose and dress ``count`` people, each turned by a random yaw and standing
     on the ground (lowest vertex at z = 0; families of
     :data:`~edgepose.data.synth.pose.AIRBORNE` lifted above it), centred at the origin in x and y. Garments
-    take photo textures from ``photos`` with probability ``config.photo_texture_prob``."""
+    take photo textures from ``photos`` with probability ``config.photo_texture_prob``;
+    garments, hair and accessories are drawn with ``config.garment_prob``, ``hair_prob``
+    and ``accessory_prob``."""
     phenotypes, poses, families = [], [], []
     for _ in range(count):
         phenotypes.append(sample_phenotype(rng, config.child_prob, config.asset_split))
@@ -132,6 +149,10 @@ def make_people(body: BodyModel, rng: np.random.Generator, count: int, config: S
         if seat is not None:
             person.seat = seat @ rot.T
             person.seat_albedo = texture.random_colour(rng, value=(0.15, 0.9))
+        worn, person.hidden_faces = dress_person(
+            rng, body, vertices[i], keypoints[i], albedo, config.garment_prob, config.hair_prob,
+            config.accessory_prob, photos, config.photo_texture_prob, config.asset_split)
+        person.garments = [g.transformed(rot, np.zeros(3)) for g in worn]
         people.append(person.moved(offset))
     return people
 

@@ -36,7 +36,7 @@ def place_others(rng: np.random.Generator, camera: Camera, people: list[Person],
     be placed (too close to someone, much closer to the camera than person 0, or out of
     view)."""
     placed = [people[0]]
-    _, main_depth = camera.project(people[0].vertices)
+    _, main_depth = camera.project(people[0].surface)
     nearest_allowed = max(0.5, 0.6 * float(main_depth.min()))
     centres = [np.zeros(2)]
     for person in people[1:]:
@@ -46,7 +46,7 @@ def place_others(rng: np.random.Generator, camera: Camera, people: list[Person],
             c = np.array([lateral, depth])
             if min(np.linalg.norm(c - o) for o in centres) < 0.55:
                 continue
-            moved = person.vertices + np.array([c[0], c[1], 0.0])
+            moved = person.surface + np.array([c[0], c[1], 0.0])
             _, z = camera.project(moved)
             if z.min() < nearest_allowed:
                 continue
@@ -86,20 +86,25 @@ def place_group(rng: np.random.Generator, people: list[Person]) -> list[Person]:
 
 
 def _scene_mesh(people: Sequence[Person], faces: np.ndarray, light: tuple
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All people and their seats as one mesh.
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All people, their seats and what they wear as one mesh (body triangles hidden
+    under garments left out).
 
     Returns:
         vertices (N, 3) world, faces (M, 3), owner (M,) person index per triangle (-2
-        for a seat), colour (M, 3) float32 shaded RGB.
+        for a seat), colour (M, 3) float32 shaded RGB, cover (M,) float32 metres that a
+        worn surface stands off the body (0 for bodies and seats, inf for opaque items;
+        :mod:`edgepose.data.synth.garments`).
     """
-    verts, tris, owners, colours = [], [], [], []
+    verts, tris, owners, colours, covers = [], [], [], [], []
     count = 0
     for p, person in enumerate(people):
+        drawn = faces if person.hidden_faces is None else faces[~person.hidden_faces]
         verts.append(person.vertices)
-        tris.append(faces + count)
-        owners.append(np.full(faces.shape[0], p))
-        colours.append(shade(person.vertices, faces, person.albedo[faces].mean(axis=1), light))
+        tris.append(drawn + count)
+        owners.append(np.full(drawn.shape[0], p))
+        colours.append(shade(person.vertices, drawn, person.albedo[drawn].mean(axis=1), light))
+        covers.append(np.zeros(drawn.shape[0], np.float32))
         count += person.vertices.shape[0]
     for person in people:
         if person.seat is None:
@@ -109,9 +114,22 @@ def _scene_mesh(people: Sequence[Person], faces: np.ndarray, light: tuple
         owners.append(np.full(BOX_FACES.shape[0], -2))
         albedo = np.broadcast_to(person.seat_albedo, (BOX_FACES.shape[0], 3))
         colours.append(shade(person.seat, BOX_FACES, albedo, light))
+        covers.append(np.zeros(BOX_FACES.shape[0], np.float32))
         count += person.seat.shape[0]
+    for p, person in enumerate(people):
+        for garment in person.garments:
+            verts.append(garment.vertices)
+            tris.append(garment.faces + count)
+            owners.append(np.full(garment.faces.shape[0], p))
+            corners = garment.albedo[garment.faces[:, 0]] + garment.albedo[garment.faces[:, 1]]
+            albedo = (corners + garment.albedo[garment.faces[:, 2]]) / np.float32(3.0)
+            colours.append(shade(garment.vertices, garment.faces, albedo, light))
+            covers.append(garment.cover)
+            count += garment.vertices.shape[0]
     colour = np.clip(np.concatenate(colours), 0.0, 1.0).astype(np.float32)
-    return np.concatenate(verts), np.concatenate(tris), np.concatenate(owners), colour
+    return (np.concatenate(verts), np.concatenate(tris), np.concatenate(owners), colour,
+            np.concatenate(covers))
+
 
 
 def _draw_occluders(rng: np.random.Generator, colour: np.ndarray, anchors: list[tuple[float, float, float]],
@@ -198,16 +216,17 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
     people = make_people(body, rng, num_people, config, pose_family, photos)
     if group:  # the camera frames the whole group
         people = place_group(rng, people)
-        camera = frame_points(rng, np.concatenate([p.vertices for p in people]), config)
+        camera = frame_points(rng, np.concatenate([p.surface for p in people]), config)
     else:
         camera = frame_main_person(rng, people[0], config, several=num_people > 1)
         people = place_others(rng, camera, people, size)
     light = random_light(rng, camera, config.asset_split)
 
-    vertices, faces, face_owner, shaded = _scene_mesh(people, body.faces, light)
+    vertices, faces, face_owner, shaded, face_cover = _scene_mesh(people, body.faces, light)
     uv, z = camera.scaled(ss).project(vertices)
     buffers = rasterize(uv, z, faces, (size * ss, size * ss))
     owner = np.where(buffers.mask, face_owner[np.maximum(buffers.face, 0)], -1)
+    cover = np.where(buffers.mask, face_cover[np.maximum(buffers.face, 0)], np.float32(0.0))
 
     if photos is not None and config.backgrounds == "photos" and (
             config.photo_background_prob >= 1.0 or rng.random() < config.photo_background_prob):
@@ -236,7 +255,7 @@ def render_scene(body: BodyModel, rng: np.random.Generator, config: SynthConfig 
 
     small = cv2.resize(colour, (size, size), interpolation=cv2.INTER_AREA) if ss > 1 else colour
     image = output_effects(rng, sensor_effects(rng, optical_effects(rng, small, config), config), config)
-    kept, kps, boxes, areas, masks = annotate(body, people, camera, owner, buffers.depth, occluded, config)
+    kept, kps, boxes, areas, masks = annotate(body, people, camera, owner, buffers.depth, occluded, config, cover)
     return SynthSample(image, kps, boxes, areas, masks, [people[i].family for i in kept])
 
 
