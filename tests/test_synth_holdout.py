@@ -199,7 +199,8 @@ def test_cli_renders_an_ood_set_and_records_it(tmp_path: Path, capsys: pytest.Ca
 
     cache = make_cache(tmp_path / "bg")
     module = _synth_program()
-    common = ["--n", "2", "--size", "48", "--people-max", "1", "--format", "png", "--background-dir", str(cache)]
+    common = ["--n", "2", "--size", "48", "--people-max", "1", "--format", "png", "--backgrounds", "photos",
+              "--background-dir", str(cache)]
     datasets = {}
     for name, extra in (("train", []), ("ood", ["--asset-split", "ood"]), ("ood_again", ["--asset-split", "ood"]),
                         ("mixed", ["--asset-split", "ood", "--background-split", "train"])):

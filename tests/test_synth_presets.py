@@ -28,18 +28,20 @@ def test_v1_preset_is_the_config_defaults() -> None:
     assert PRESETS["v1"] == {}
 
 
-def test_v2_preset_turns_on_photos_effects_and_pedestrian_poses() -> None:
+def test_v2_preset_turns_on_cameras_effects_poses_and_groups_but_no_photos() -> None:
+    """Photos lost the ablation (RECIPES.md): the v2 preset needs no photo cache."""
     config = preset_config("v2")
-    assert config.backgrounds == "photos" and config.uses_photos
+    assert config.backgrounds == "procedural" and not config.uses_photos
     assert config.pose_kinematics == "v2" and dict(config.pose_family_weights) == POSE_FAMILIES_V2
-    for name in ("ground_prob", "shadow_prob", "cctv_prob", "exposure_prob", "motion_blur_prob", "defocus_prob",
-                 "lowres_prob", "jpeg_prob", "photo_texture_prob"):
+    for name in ("cctv_prob", "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob",
+                 "group_prob"):
         assert 0.0 < getattr(config, name) < 1.0, name
 
 
 def test_overrides_win_over_the_preset() -> None:
-    config = preset_config("v2", cctv_prob=1.0, size=64)
+    config = preset_config("v2", cctv_prob=1.0, size=64, backgrounds="photos")
     assert config.cctv_prob == 1.0 and config.size == 64 and config.backgrounds == "photos"
+    assert config.pose_kinematics == "v2"
 
 
 def test_unknown_preset_and_setting_are_one_line_errors() -> None:
@@ -60,15 +62,16 @@ def test_cli_defaults_to_v2_and_options_override_it(tmp_path: Path) -> None:
     assert config("--preset", "v1") == SynthConfig()
     v1_poses = config("--pose-sampler", "v1")
     assert v1_poses.pose_family_weights is None and v1_poses.pose_kinematics == "v1"
-    assert v1_poses.backgrounds == "photos"  # the rest of the preset stays
+    assert v1_poses.cctv_prob == preset_config("v2").cctv_prob  # the rest of the preset stays
     assert config("--backgrounds", "procedural", "--fov", "20", "30").fov == (20.0, 30.0)
     assert config("--preset", "v1", "--pose-sampler", "v2", "--pose-kinematics", "v1").pose_kinematics == "v1"
 
 
-def test_cli_default_preset_without_photo_cache_names_the_fetch_command(
+def test_cli_photos_without_photo_cache_names_the_fetch_command(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     module = _synth_program()
     missing = tmp_path / "no_cache"
-    assert module.main(["--out", str(tmp_path / "o"), "--n", "1", "--background-dir", str(missing)]) == 2
+    assert module.main(["--out", str(tmp_path / "o"), "--n", "1", "--backgrounds", "photos",
+                        "--background-dir", str(missing)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no background photos in") and "training/fetch_backgrounds.py" in err

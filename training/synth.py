@@ -2,12 +2,13 @@
 
     python training/synth.py --out data/synth --n 10000 --size 192 --seed 0 --workers 2
 
-The default ``--preset v2`` needs the background-photo cache (fill it first with
-``python training/fetch_backgrounds.py``): photo backgrounds, a ground plane with shadows,
-surveillance cameras, camera effects and pedestrian poses. ``--preset v1`` renders as
-version 1.0.0 did (procedural backgrounds, v1 poses). Every other option overrides the
-preset. An out-of-distribution val set, rendered only with assets that training renders
-never use (held-out background photos and ground textures, other pattern kinds, rim and
+The default ``--preset v2``: surveillance cameras, wide and tele lenses, camera effects,
+pedestrian, everyday and sports poses, groups. ``--preset v1`` renders as version 1.0.0 did
+(v1 poses, eye-level cameras, no effects). Every other option overrides the preset. Background
+photos, photo textures and a ground plane with shadows need the photo cache (fill it first with
+``python training/fetch_backgrounds.py``): ``--backgrounds photos --photo-texture-prob 0.4
+--ground-prob 0.5 --shadow-prob 0.5``. An out-of-distribution val set, rendered only with
+assets that training renders never use (held-out background photos and ground textures, other pattern kinds, rim and
 overhead coloured lights, camera elevations and fields of view outside the trained
 ranges, body shapes beyond the trained range; edgepose/data/synth/holdout.py):
 
@@ -77,15 +78,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--format", choices=("jpg", "png"), default="jpg", help="image format")
     p.add_argument("--jpeg-quality", type=int, default=92)
     p.add_argument("--preset", choices=sorted(PRESETS), default="v2",
-                   help="starting settings, which the options below override: v2 (default: background photos, "
-                   "ground and shadows, surveillance cameras, camera effects, pedestrian poses) or v1 (procedural "
-                   "backgrounds and v1 poses, the renders of version 1.0.0)")
+                   help="starting settings, which the options below override: v2 (default: surveillance cameras, "
+                   "wide and tele lenses, camera effects, pedestrian, everyday and sports poses, groups) or v1 "
+                   "(v1 poses, eye-level cameras, the renders of version 1.0.0)")
     p.add_argument("--supersample", type=int, default=None, help="render at this factor, then downsample (default 2)")
     p.add_argument("--occluder-prob", type=float, default=None, help="probability of occluders per image")
     p.add_argument("--child-prob", type=float, default=None, help="probability that a person is a child")
     p.add_argument("--backgrounds", choices=BACKGROUNDS, default=None,
                    help="procedural patterns, or crops of background photos (fill the cache first: "
-                   "python training/fetch_backgrounds.py); v2 preset: photos")
+                   "python training/fetch_backgrounds.py); default procedural")
     p.add_argument("--photo-background-prob", type=float, default=None,
                    help="with --backgrounds photos: probability of a photo per image")
     p.add_argument("--asset-split", choices=ASSET_SPLITS, default=None,
