@@ -18,7 +18,8 @@ from edgepose.data.synth.camera import Camera, look_at_rotation
 from edgepose.data.synth.config import SynthConfig
 from edgepose.data.synth.ground import ground_points, paint_ground
 from edgepose.data.synth.light import ground_shadow
-from edgepose.data.synth.people import Person, box_corners
+from edgepose.data.synth.boxes import box_corners
+from edgepose.data.synth.people import Person
 from edgepose.errors import InputError
 
 ALL_EFFECTS = {"ground_prob": 1.0, "shadow_prob": 1.0, "cctv_prob": 1.0, "exposure_prob": 1.0, "motion_blur_prob": 1.0,

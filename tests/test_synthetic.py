@@ -44,7 +44,7 @@ def test_rasterize_perspective_correct_depth() -> None:
 
 def test_box_faces_point_outwards() -> None:
     from edgepose.data.synth.camera import Camera, look_at_rotation
-    from edgepose.data.synth.people import BOX_FACES, box_corners
+    from edgepose.data.synth.boxes import BOX_FACES, box_corners
 
     corners = box_corners(np.array([-0.5, 2.5, -0.5]), np.array([0.5, 3.5, 0.5]))
     camera = Camera(look_at_rotation(20.0, 0.0), np.array([0.3, 0.0, 1.0]), 40.0, np.array([31.5, 31.5]))

@@ -32,6 +32,7 @@ import numpy as np
 from edgepose.data.synth import clothing
 from edgepose.data.synth.backgrounds import BackgroundLibrary
 from edgepose.data.synth.body import BodyModel
+from edgepose.data.synth.boxes import BOX_FACES
 from edgepose.data.synth.effects import happens
 from edgepose.data.synth.texture import random_colour
 
@@ -291,8 +292,6 @@ def skirt_tube(rng: np.random.Generator, atlas: GarmentAtlas, vertices: np.ndarr
 def box_mesh(kind: str, centre: np.ndarray, axes: np.ndarray, half: np.ndarray) -> Garment:
     """An opaque box: ``centre`` (3,), unit ``axes`` (3, 3) as rows (right-handed) and
     half-sides ``half`` (3,) in metres along them."""
-    from edgepose.data.synth.people import BOX_FACES  # noqa: PLC0415 (people imports this module)
-
     bits = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], dtype=np.float64) * 2.0 - 1.0
     corners = centre + (bits * half) @ axes
     return Garment(kind, corners, BOX_FACES.copy(), np.full((8, 3), 0.5, np.float32),

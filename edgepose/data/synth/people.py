@@ -13,9 +13,10 @@ from edgepose.data.synth import clothing, texture
 from edgepose.data.synth import pose as synth_pose
 from edgepose.data.synth.backgrounds import BackgroundLibrary
 from edgepose.data.synth.body import BodyModel
+from edgepose.data.synth.boxes import box_corners
 from edgepose.data.synth.config import SynthConfig
-from edgepose.data.synth.holdout import ood_phenotype
 from edgepose.data.synth.garments import Garment, dress_person
+from edgepose.data.synth.holdout import ood_phenotype
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Person:
         albedo: (V, 3) float32 RGB in [0, 1].
         height: standing (rest-pose) height in metres.
         family: pose family name.
-        seat: (8, 3) world corners of a box the person sits on (:data:`BOX_FACES`
+        seat: (8, 3) world corners of a box the person sits on (:data:`~edgepose.data.synth.boxes.BOX_FACES`
             order), or None.
         seat_albedo: (3,) RGB in [0, 1] of the seat.
         garments: worn meshes (garments, hair, hats, bags), :mod:`edgepose.data.synth.garments`.
@@ -59,24 +60,6 @@ class Person:
         meshes that stand off the body (skirts, brims, bags; not the close shells)."""
         extra = [g.vertices for g in self.garments if g.framing]
         return np.concatenate([self.vertices, *extra]) if extra else self.vertices
-
-
-#: Triangles of a box whose 8 corners are ordered ``(x, y, z)`` bits as ``x + 2y + 4z``
-#: (0 = low side), counter-clockwise seen from outside.
-BOX_FACES = np.array([
-    [0, 2, 1], [1, 2, 3],  # z low
-    [4, 5, 6], [5, 7, 6],  # z high
-    [0, 1, 4], [1, 5, 4],  # y low
-    [2, 6, 3], [3, 6, 7],  # y high
-    [0, 4, 2], [2, 4, 6],  # x low
-    [1, 3, 5], [3, 7, 5],  # x high
-], dtype=np.int64)
-
-
-def box_corners(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """(8, 3) corners of the axis-aligned box [low, high] in :data:`BOX_FACES` order."""
-    bits = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)], dtype=np.float64)
-    return low + bits * (high - low)
 
 
 def _sample_seat(body: BodyModel, rng: np.random.Generator, vertices: np.ndarray) -> np.ndarray | None:

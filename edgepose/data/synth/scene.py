@@ -14,6 +14,7 @@ import numpy as np
 from edgepose.data.synth import texture
 from edgepose.data.synth.backgrounds import BackgroundLibrary, get_background_library
 from edgepose.data.synth.body import BodyModel, get_body_model
+from edgepose.data.synth.boxes import BOX_FACES
 from edgepose.data.synth.camera import (
     Camera,
     frame_main_person,
@@ -26,7 +27,7 @@ from edgepose.data.synth.effects import happens, optical_effects, output_effects
 from edgepose.data.synth.ground import paint_ground
 from edgepose.data.synth.labels import annotate
 from edgepose.data.synth.light import ground_shadow, random_light, shade
-from edgepose.data.synth.people import BOX_FACES, Person, make_people
+from edgepose.data.synth.people import Person, make_people
 from edgepose.data.synth.raster import rasterize
 from edgepose.errors import InputError
 
