@@ -34,7 +34,7 @@ def test_v2_preset_turns_on_cameras_effects_poses_and_groups_but_no_photos() -> 
     assert config.backgrounds == "procedural" and not config.uses_photos
     assert config.pose_kinematics == "v2" and dict(config.pose_family_weights) == POSE_FAMILIES_V2
     for name in ("cctv_prob", "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob",
-                 "group_prob"):
+                 "group_prob", "garment_prob", "hair_prob", "accessory_prob"):
         assert 0.0 < getattr(config, name) < 1.0, name
 
 

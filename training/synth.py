@@ -3,14 +3,15 @@
     python training/synth.py --out data/synth --n 10000 --size 192 --seed 0 --workers 2
 
 The default ``--preset v2``: surveillance cameras, wide and tele lenses, camera effects,
-pedestrian, everyday and sports poses, groups. ``--preset v1`` renders as version 1.0.0 did
-(v1 poses, eye-level cameras, no effects). Every other option overrides the preset. Background
-photos, photo textures and a ground plane with shadows need the photo cache (fill it first with
-``python training/fetch_backgrounds.py``): ``--backgrounds photos --photo-texture-prob 0.4
---ground-prob 0.5 --shadow-prob 0.5``. An out-of-distribution val set, rendered only with
-assets that training renders never use (held-out background photos and ground textures, other pattern kinds, rim and
-overhead coloured lights, camera elevations and fields of view outside the trained
-ranges, body shapes beyond the trained range; edgepose/data/synth/holdout.py):
+pedestrian, everyday and sports poses, groups, clothes, hair, hats and bags. ``--preset v1``
+renders as version 1.0.0 did (v1 poses, eye-level cameras, no effects). Every other option
+overrides the preset. Background photos, photo textures and a ground plane with shadows need
+the photo cache (fill it first with ``python training/fetch_backgrounds.py``):
+``--backgrounds photos --photo-texture-prob 0.4 --ground-prob 0.5 --shadow-prob 0.5``. An
+out-of-distribution val set, rendered only with assets that training renders never use
+(held-out background photos and ground textures, other pattern kinds, rim and overhead
+coloured lights, camera elevations and fields of view outside the trained ranges, body
+shapes beyond the trained range; edgepose/data/synth/holdout.py):
 
     python training/synth.py --out data/synth_ood --n 400 --size 192 --seed 1000 --asset-split ood
 
@@ -20,8 +21,9 @@ ranges, body shapes beyond the trained range; edgepose/data/synth/holdout.py):
 Groups of 3-8 people at several depths who occlude each other, in a fifth of the images:
 ``--group-prob 0.2 --group-size 3 8``. Only pedestrians (walking, arms hanging, pockets,
 phone, carrying) for a real-like val split: ``--pose-sampler pedestrian``.
-Clothes as geometry over the painted outfits, which hide what they cover in the labels too
-(a wrist inside a long sleeve is v=1): ``--garment-prob 0.7 --hair-prob 0.8 --accessory-prob 0.3``.
+Clothes are geometry over the painted outfits, which hide what they cover in the labels too
+(a wrist inside a long sleeve is v=1): the v2 preset's ``--garment-prob 0.7 --hair-prob 0.8
+--accessory-prob 0.3``; ``--garment-prob 0 --hair-prob 0 --accessory-prob 0`` undresses them.
 
 Writes ``OUT/images/*.jpg`` and ``OUT/annotations/person_keypoints.json``. The same
 arguments give byte-identical output, whatever ``--workers`` (with photos: given the
@@ -79,7 +81,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jpeg-quality", type=int, default=92)
     p.add_argument("--preset", choices=sorted(PRESETS), default="v2",
                    help="starting settings, which the options below override: v2 (default: surveillance cameras, "
-                   "wide and tele lenses, camera effects, pedestrian, everyday and sports poses, groups) or v1 "
+                   "wide and tele lenses, camera effects, pedestrian, everyday and sports poses, groups, clothes) or v1 "
                    "(v1 poses, eye-level cameras, the renders of version 1.0.0)")
     p.add_argument("--supersample", type=int, default=None, help="render at this factor, then downsample (default 2)")
     p.add_argument("--occluder-prob", type=float, default=None, help="probability of occluders per image")
