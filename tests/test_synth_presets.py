@@ -28,13 +28,14 @@ def test_v1_preset_is_the_config_defaults() -> None:
     assert PRESETS["v1"] == {}
 
 
-def test_v2_preset_turns_on_cameras_effects_poses_and_groups_but_no_photos() -> None:
+def test_v2_preset_turns_on_cameras_effects_poses_and_clothes_but_no_photos_or_groups() -> None:
     """Photos lost the ablation (RECIPES.md): the v2 preset needs no photo cache."""
     config = preset_config("v2")
     assert config.backgrounds == "procedural" and not config.uses_photos
+    assert config.group_prob == 0.0  # the 1.4.0 preset with groups lost its ablation (RECIPES.md)
     assert config.pose_kinematics == "v2" and dict(config.pose_family_weights) == POSE_FAMILIES_V2
     for name in ("cctv_prob", "exposure_prob", "motion_blur_prob", "defocus_prob", "lowres_prob", "jpeg_prob",
-                 "group_prob", "garment_prob", "hair_prob", "accessory_prob"):
+                 "garment_prob", "hair_prob", "accessory_prob"):
         assert 0.0 < getattr(config, name) < 1.0, name
 
 

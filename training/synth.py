@@ -3,7 +3,7 @@
     python training/synth.py --out data/synth --n 10000 --size 192 --seed 0 --workers 2
 
 The default ``--preset v2``: surveillance cameras, wide and tele lenses, camera effects,
-pedestrian, everyday and sports poses, groups, clothes, hair, hats and bags. ``--preset v1``
+pedestrian, everyday and sports poses, clothes, hair, hats and bags. ``--preset v1``
 renders as version 1.0.0 did (v1 poses, eye-level cameras, no effects). Every other option
 overrides the preset. Background photos, photo textures and a ground plane with shadows need
 the photo cache (fill it first with ``python training/fetch_backgrounds.py``):
@@ -81,7 +81,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jpeg-quality", type=int, default=92)
     p.add_argument("--preset", choices=sorted(PRESETS), default="v2",
                    help="starting settings, which the options below override: v2 (default: surveillance cameras, "
-                   "wide and tele lenses, camera effects, pedestrian, everyday and sports poses, groups, clothes) or v1 "
+                   "wide and tele lenses, camera effects, pedestrian, everyday and sports poses, clothes) or v1 "
                    "(v1 poses, eye-level cameras, the renders of version 1.0.0)")
     p.add_argument("--supersample", type=int, default=None, help="render at this factor, then downsample (default 2)")
     p.add_argument("--occluder-prob", type=float, default=None, help="probability of occluders per image")
