@@ -161,10 +161,11 @@ def check_args(args: argparse.Namespace) -> Path:
             also = " (with the surveillance range, --cctv-prob)" if name == "elevation" and cctv_prob > 0 else ""
             raise InputError(f"--asset-split ood draws {name} outside the trained {trained[0]:g} to {trained[1]:g}"
                              f"{also} within {limits[0]:g} to {limits[1]:g}, and none is left: narrow --{name}")
-    low, high = args.group_size or (GROUP_SIZE_LIMITS[0], GROUP_SIZE_LIMITS[0])
-    if not GROUP_SIZE_LIMITS[0] <= low <= high <= GROUP_SIZE_LIMITS[1]:
-        raise InputError(f"--group-size needs {GROUP_SIZE_LIMITS[0]} <= LOW <= HIGH <= {GROUP_SIZE_LIMITS[1]}; "
-                         f"got {low} {high}")
+    if args.group_size is not None:
+        low, high = args.group_size
+        if not GROUP_SIZE_LIMITS[0] <= low <= high <= GROUP_SIZE_LIMITS[1]:
+            raise InputError(f"--group-size needs {GROUP_SIZE_LIMITS[0]} <= LOW <= HIGH <= {GROUP_SIZE_LIMITS[1]}; "
+                             f"got {low} {high}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")
@@ -180,8 +181,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, object]:
     overrides: dict[str, object] = {"size": args.size, "people_max": args.people_max, "image_format": args.format,
                                     "jpeg_quality": args.jpeg_quality}
     for name in ("supersample", "occluder_prob", "child_prob", "backgrounds", "asset_split", "background_split",
-                 "background_dir",
-                 *_PROBABILITY_OPTIONS):
+                 "background_dir", *_PROBABILITY_OPTIONS):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     for name in ("fov", "elevation", "group_size"):

@@ -198,7 +198,6 @@ class SynthConfig:
                 or self.ground_prob > 0)
 
 
-
 #: Named settings (``training/synth.py --preset``), as overrides of :class:`SynthConfig`'s
 #: defaults. "v1" is those defaults (procedural backgrounds, v1 poses and kinematics: the
 #: renders of version 1.0.0). "v2" aims at people in real photographs: surveillance cameras,
