@@ -78,11 +78,11 @@ else
     command -v "$PYTHON" >/dev/null || die "native Python '$PYTHON' not found; set PYTHON=/path/to/venv/bin/python" 2
     # the shipped int8 files, as the registry resolves them (xz-packed ones are unpacked into the cache)
     mapfile -t MODELS < <(cd "$CHECKOUT" && "$PYTHON" -c '
-from edgepose import zoo
+from edgepose import download, zoo
 for name, entry in sorted(zoo.read_manifest().items()):
     for f in entry["files"]:
         if f["precision"] == "int8":
-            print(zoo.fetch_file(zoo.get_spec(name).find_file(f["format"], "int8")))')
+            print(download.fetch_file(zoo.get_spec(name).find_file(f["format"], "int8")))')
     ((${#MODELS[@]})) || die "no model files given and edgepose/weights ships no int8 files;
 usage: $0 MODEL.onnx MODEL.tflite (int8 files, e.g. made by quantization/int8.py)" 2
 fi
