@@ -302,6 +302,10 @@ def test_manifest_naming_an_unknown_model_is_refused() -> None:
 SHIPPED = [(name, f) for name, entry in zoo.read_manifest().items() for f in entry["files"]]
 GROUP = Path(__file__).parent / "fixtures" / "synth_group_320"
 SINGLE = Path(__file__).parent / "fixtures" / "synth_single_384"
+# per shipped model, {alpha: least PCK@alpha}: what its files reach on these renders (training/RECIPES.md),
+# less a small margin. simdr_r50_128 (weights v2, epoch 24 of the campaign): 0.939 / 0.824-0.829;
+# simdr_r50_64 (phase 3): 0.851-0.853 / 0.564-0.583.
+MIN_PCK = {"simdr_r50_128": {0.2: 0.91, 0.1: 0.78}, "simdr_r50_64": {0.2: 0.8, 0.1: 0.52}}
 
 
 def _labels(folder: Path) -> dict[str, list[dict]]:
@@ -315,8 +319,9 @@ def _labels(folder: Path) -> dict[str, list[dict]]:
 
 @pytest.mark.parametrize(("model", "file"), SHIPPED, ids=[f"{m}-{f['format']}" for m, f in SHIPPED])
 def test_shipped_weights_find_the_rendered_people(model: str, file: dict) -> None:
-    """Each shipped file, by registry name: sha256 checked, and PCK@0.2 >= 0.8 against the renderer's labels
-    on held-out renders: one person per image found from the whole frame, and groups from their boxes."""
+    """Each shipped file, by registry name: sha256 checked, and PCK@0.2 / PCK@0.1 at least its model's bar
+    (``MIN_PCK``) against the renderer's labels on held-out renders: one person per image found from the
+    whole frame, and groups from their boxes."""
     spec = zoo.get_spec(model)
     assert spec.trained_on and spec.find_file(file["format"], file["precision"]).sha256 == file["sha256"]
     predicted, people_labels = [], []
@@ -336,9 +341,10 @@ def test_shipped_weights_find_the_rendered_people(model: str, file: dict) -> Non
             people_labels.extend(people)
     gt = np.array([a["keypoints"] for a in people_labels], np.float32).reshape(len(people_labels), -1, 3)
     boxes = np.array([a["bbox"] for a in people_labels], np.float32)
-    # a keypoint is correct within 0.2 x the longer side of the person's box
-    rate = pck(np.stack(predicted), gt[..., :2], gt[..., 2] > 0, boxes, alpha=0.2)["mean"]
-    assert rate >= 0.8, f"PCK@0.2 {rate:.3f} over {int((gt[..., 2] > 0).sum())} keypoints"
+    # a keypoint is correct within alpha x the longer side of the person's box
+    for alpha, bar in MIN_PCK[model].items():
+        rate = pck(np.stack(predicted), gt[..., :2], gt[..., 2] > 0, boxes, alpha=alpha)["mean"]
+        assert rate >= bar, f"PCK@{alpha} {rate:.3f} < {bar} over {int((gt[..., 2] > 0).sum())} keypoints"
 
 
 def cv2_imread(path: Path) -> np.ndarray:
