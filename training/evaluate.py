@@ -170,7 +170,7 @@ def torch_runner(model: Any, spec: Any, flip: bool, device: Any = "cpu") -> RunF
         return tuple(o.float().cpu().numpy() for o in out) if isinstance(out, tuple) else out.float().cpu().numpy()
 
     def run(frame: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        batch, matrices = preprocess_crops(frame, boxes, spec, padding=PADDING)
+        batch, matrices = preprocess_crops(frame, boxes, spec.input_spec, padding=PADDING)
         kp, scores = predict_with_flip(forward, batch, codec, flip_index) if flip else codec.decode(forward(batch))
         return crops_to_frame(kp, matrices), np.asarray(scores, dtype=np.float64)
 
