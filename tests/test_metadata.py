@@ -454,3 +454,21 @@ def test_one_input_spec_for_registry_files_and_preprocessing(tmp_path: Path) -> 
                        ({"layout": "CHW"}, "layout"), ({"input_hw": (0, 64)}, "input_hw")):
         with pytest.raises(InputError, match=match):
             dataclasses.replace(from_registry, **bad)
+
+
+def test_shipped_files_of_format_1_still_read() -> None:
+    """The weights in the package were written with format-1 metadata: each reads, and describes
+    the model as its registry entry does (the file's own layout apart)."""
+    from edgepose import download
+    from edgepose.zoo import names_with_files
+
+    names = names_with_files()
+    if not names:
+        pytest.skip("no shipped weights in this checkout")
+    for name in names:
+        spec = get_spec(name)
+        for model_file in spec.files:
+            meta = read_metadata(download.fetch_file(model_file))
+            assert meta["model"] == name
+            assert input_spec_of(meta) == dataclasses.replace(spec.input_spec, layout=meta["layout"])
+            assert codec_of(meta) == spec.codec and keypoint_set_of(meta) == spec.keypoint_set
