@@ -27,7 +27,6 @@ Model input normalisation (:func:`normalize`) reuses the inference code
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
