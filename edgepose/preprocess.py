@@ -25,7 +25,7 @@ from edgepose.checks import check_hw
 from edgepose.errors import InputError
 from edgepose.geometry import DEFAULT_PADDING, warp_crop
 
-__all__ = ["COLOR_ORDERS", "LAYOUTS", "InputSpec", "check_color_order", "check_layout", "crop_matrix", "crops_to_frame",
+__all__ = ["COLOR_ORDERS", "LAYOUTS", "InputSpec", "InputSpecShortcuts", "check_color_order", "check_layout", "crop_matrix", "crops_to_frame",
            "normalization", "normalize_crops", "preprocess_crops"]
 
 
@@ -118,6 +118,33 @@ class InputSpec:
             raise InputError(f"input spec lacks {', '.join(repr(k) for k in missing)}")
         return cls(d["input_hw"], d["mean"], d["std"], d["color_order"],
                    d.get("layout", "NCHW") if layout is None else layout)
+
+
+class InputSpecShortcuts:
+    """``input_hw``, ``mean``, ``std`` and ``color_order`` read from the ``input_spec`` of the class
+    that mixes this in (``ModelSpec``, ``ModelInfo``): one place for the four shortcuts."""
+
+    input_spec: InputSpec
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """Model input (height, width) px."""
+        return self.input_spec.input_hw
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        """Per-channel mean, pixel/255 units, model channel order."""
+        return self.input_spec.mean
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        """Per-channel std, pixel/255 units, model channel order."""
+        return self.input_spec.std
+
+    @property
+    def color_order(self) -> str:
+        """Channel order the model expects, "bgr" or "rgb"."""
+        return self.input_spec.color_order
 
 
 def _check_spec(spec: Any) -> InputSpec:

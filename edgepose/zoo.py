@@ -25,7 +25,7 @@ from typing import Any
 from edgepose.codecs import Codec, codec_from_dict
 from edgepose.checks import check_number
 from edgepose.errors import InputError, ModelFileError, UnknownModelError, did_you_mean
-from edgepose.preprocess import InputSpec
+from edgepose.preprocess import InputSpec, InputSpecShortcuts
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(InputSpecShortcuts):
     """Everything needed to build, train, export and run one model.
 
     Attributes:
@@ -99,26 +99,6 @@ class ModelSpec:
         if codec_hw is not None and tuple(codec_hw) != self.input_spec.input_hw:
             raise InputError(f"ModelSpec {self.name!r}: codec input_hw {list(codec_hw)} differs from input_hw "
                              f"{list(self.input_spec.input_hw)}")
-
-    @property
-    def input_hw(self) -> tuple[int, int]:
-        """Model input (height, width) px (``input_spec.input_hw``)."""
-        return self.input_spec.input_hw
-
-    @property
-    def mean(self) -> tuple[float, float, float]:
-        """Per-channel mean, pixel/255 units, model channel order (``input_spec.mean``)."""
-        return self.input_spec.mean
-
-    @property
-    def std(self) -> tuple[float, float, float]:
-        """Per-channel std, pixel/255 units, model channel order (``input_spec.std``)."""
-        return self.input_spec.std
-
-    @property
-    def color_order(self) -> str:
-        """Channel order the model expects, "bgr" or "rgb" (``input_spec.color_order``)."""
-        return self.input_spec.color_order
 
     def build_codec(self) -> Codec:
         """The numpy codec of this model."""

@@ -339,6 +339,8 @@ def test_model_spec_carries_its_input_spec() -> None:
     spec = get_spec("simdr_hrw32_64")
     assert spec.input_spec.color_order == "rgb" == spec.color_order and spec.input_hw == spec.input_spec.input_hw
     assert (spec.mean, spec.std) == (spec.input_spec.mean, spec.input_spec.std)
+    with pytest.raises(AttributeError):  # the shortcuts are read-only views of the frozen spec
+        spec.input_hw = (128, 128)  # type: ignore[misc]
     assert ModelSpec.from_dict(spec.to_dict()) == spec  # the dict form (checkpoints) is unchanged: flat fields
     assert spec.to_dict()["input_hw"] == [64, 64] and spec.to_dict()["color_order"] == "rgb"
     with pytest.raises(InputError, match="color_order must be 'bgr' or 'rgb'"):

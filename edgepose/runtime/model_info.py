@@ -20,7 +20,7 @@ from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_nam
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
 from edgepose.checks import check_hw
 from edgepose.errors import InputError, ModelFileError, UnknownModelError, install_hint
-from edgepose.preprocess import InputSpec
+from edgepose.preprocess import InputSpec, InputSpecShortcuts
 from edgepose.runtime.metadata import codec_of, input_spec_of, keypoint_set_of, validate_metadata
 from edgepose.runtime.metadata_json import METADATA_KEY, loads_metadata
 from edgepose.skeleton import KeypointSet, get_keypoint_set
@@ -34,7 +34,7 @@ _FORMAT_BACKENDS = {"onnx": ("onnxruntime", "openvino"), "tflite": ("tflite",)}
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(InputSpecShortcuts):
     """How to feed and decode one model, from its metadata and/or the caller's arguments.
 
     Attributes:
@@ -58,26 +58,6 @@ class ModelInfo:
     precision: str = "unknown"
     macs: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def input_hw(self) -> tuple[int, int]:
-        """Model input (height, width)."""
-        return self.input_spec.input_hw
-
-    @property
-    def mean(self) -> tuple[float, float, float]:
-        """Per-channel mean, pixel/255 units, model channel order."""
-        return self.input_spec.mean
-
-    @property
-    def std(self) -> tuple[float, float, float]:
-        """Per-channel std, pixel/255 units, model channel order."""
-        return self.input_spec.std
-
-    @property
-    def color_order(self) -> str:
-        """Channel order the model expects."""
-        return self.input_spec.color_order
 
 
 # ---- model resolution ---------------------------------------------------------------------
