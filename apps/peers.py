@@ -45,7 +45,7 @@ import numpy as np
 
 from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError
 from edgepose.geometry import DEFAULT_PADDING
-from edgepose.preprocess import crops_to_frame, preprocess_crops
+from edgepose.preprocess import InputSpec, crops_to_frame, preprocess_crops
 
 logger = logging.getLogger("edgepose.apps.peers")
 
@@ -110,8 +110,8 @@ def make_crops(
         ``crops (N, H, W, 3)`` uint8 RGB and ``matrices (N, 2, 3)`` frame px -> crop px.
     """
     # preprocess_crops with mean 0 and std 1/255 returns the warped pixels themselves (0..255)
-    spec = {"input_hw": input_hw, "mean": (0.0, 0.0, 0.0), "std": (1 / 255,) * 3, "color_order": "rgb"}
-    batch, matrices = preprocess_crops(frame, boxes, spec, frame_color=frame_color, padding=padding, layout="NHWC")
+    spec = InputSpec(input_hw, (0.0, 0.0, 0.0), (1 / 255,) * 3, "rgb", "NHWC")
+    batch, matrices = preprocess_crops(frame, boxes, spec, frame_color=frame_color, padding=padding)
     return np.clip(np.rint(batch), 0, 255).astype(np.uint8), matrices
 
 

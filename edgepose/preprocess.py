@@ -25,7 +25,7 @@ from edgepose.checks import check_hw
 from edgepose.errors import InputError
 from edgepose.geometry import DEFAULT_PADDING, warp_crop
 
-__all__ = ["COLOR_ORDERS", "LAYOUTS", "InputSpec", "check_color_order", "crop_matrix", "crops_to_frame", "input_params",
+__all__ = ["COLOR_ORDERS", "LAYOUTS", "InputSpec", "InputSpecShortcuts", "check_color_order", "check_layout", "crop_matrix", "crops_to_frame",
            "normalization", "normalize_crops", "preprocess_crops"]
 
 
@@ -36,9 +36,17 @@ LAYOUTS = ("NCHW", "NHWC")
 
 
 def check_color_order(value: Any, name: str = "color_order") -> str:
-    """``value`` if it is "bgr" or "rgb", else InputError naming ``name`` (the one colour-order check)."""
+    """``value`` if it is "bgr" or "rgb", else InputError naming ``name`` (the one colour-order check:
+    frames, model specs, model-file metadata and detectors all go through it)."""
     if value not in COLOR_ORDERS:
         raise InputError(f"{name} must be 'bgr' or 'rgb'; got {value!r}")
+    return str(value)
+
+
+def check_layout(value: Any, name: str = "layout") -> str:
+    """``value`` if it is "NCHW" or "NHWC", else InputError naming ``name``."""
+    if value not in LAYOUTS:
+        raise InputError(f"{name} must be 'NCHW' or 'NHWC'; got {value!r}")
     return str(value)
 
 
@@ -62,7 +70,9 @@ def _three(name: str, values: Any) -> tuple[float, float, float]:
 @dataclass(frozen=True)
 class InputSpec:
     """How to feed a model: the one description that the registry (``ModelSpec.input_spec``),
-    model files (``ModelInfo.input_spec``), calibration and training crops share.
+    model files (``ModelInfo.input_spec``, :func:`edgepose.runtime.metadata.input_spec_of`),
+    calibration and training crops share. Frozen, and validated when made: a bad field raises
+    one-line :class:`InputError` naming it.
 
     Attributes:
         input_hw: model input (height, width) in pixels.
@@ -82,37 +92,66 @@ class InputSpec:
         object.__setattr__(self, "mean", _three("mean", self.mean))
         object.__setattr__(self, "std", _three("std", self.std))
         check_color_order(self.color_order)
-        if self.layout not in LAYOUTS:
-            raise InputError(f"layout must be one of {LAYOUTS}; got {self.layout!r}")
+        check_layout(self.layout)
 
     @functools.cached_property
     def scale_offset(self) -> tuple[np.ndarray, np.ndarray]:
         """:func:`normalization` of this spec (computed once)."""
         return normalization(self.mean, self.std)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"input_hw": [H, W], "mean": [3], "std": [3], "color_order", "layout"}``."""
+        return {"input_hw": list(self.input_hw), "mean": list(self.mean), "std": list(self.std),
+                "color_order": self.color_order, "layout": self.layout}
+
     @classmethod
-    def of(cls, spec: Any) -> InputSpec:
-        """The InputSpec of ``spec``: an InputSpec, or anything with ``input_hw``, ``mean``, ``std``
-        and ``color_order`` as attributes (``ModelSpec``, ``ModelInfo``) or keys (a metadata dict)."""
-        if isinstance(spec, InputSpec):
-            return spec
-        if isinstance(spec, Mapping):
-            try:
-                return cls(spec["input_hw"], spec["mean"], spec["std"], spec["color_order"])
-            except KeyError as exc:
-                raise InputError(f"model description lacks {exc.args[0]!r}") from None
-        try:
-            return cls(spec.input_hw, spec.mean, spec.std, spec.color_order)
-        except AttributeError as exc:
-            raise InputError(f"expected an InputSpec, a ModelSpec or a metadata dict, got {type(spec).__name__}: "
-                             f"{exc}") from None
+    def from_dict(cls, d: Mapping[str, Any], layout: str | None = None) -> InputSpec:
+        """Inverse of :meth:`to_dict`; ``layout`` (or ``d["layout"]``, else "NCHW") sets the layout.
+
+        Raises:
+            InputError: ``d`` is not a mapping, lacks a field (named), or a field is invalid.
+        """
+        if not isinstance(d, Mapping):
+            raise InputError(f"an input spec must be a mapping; got {type(d).__name__}")
+        missing = [k for k in ("input_hw", "mean", "std", "color_order") if k not in d]
+        if missing:
+            raise InputError(f"input spec lacks {', '.join(repr(k) for k in missing)}")
+        return cls(d["input_hw"], d["mean"], d["std"], d["color_order"],
+                   d.get("layout", "NCHW") if layout is None else layout)
 
 
-def input_params(spec: Any) -> tuple[tuple[int, int], np.ndarray, np.ndarray, str]:
-    """``(input_hw, mean (3,), std (3,), color_order)`` of :meth:`InputSpec.of` ``(spec)``; mean and std
-    float64, so that :func:`normalization` of them equals ``InputSpec.scale_offset`` bit for bit."""
-    s = InputSpec.of(spec)
-    return s.input_hw, np.asarray(s.mean, np.float64), np.asarray(s.std, np.float64), s.color_order
+class InputSpecShortcuts:
+    """``input_hw``, ``mean``, ``std`` and ``color_order`` read from the ``input_spec`` of the class
+    that mixes this in (``ModelSpec``, ``ModelInfo``): one place for the four shortcuts."""
+
+    input_spec: InputSpec
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """Model input (height, width) px."""
+        return self.input_spec.input_hw
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        """Per-channel mean, pixel/255 units, model channel order."""
+        return self.input_spec.mean
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        """Per-channel std, pixel/255 units, model channel order."""
+        return self.input_spec.std
+
+    @property
+    def color_order(self) -> str:
+        """Channel order the model expects, "bgr" or "rgb"."""
+        return self.input_spec.color_order
+
+
+def _check_spec(spec: Any) -> InputSpec:
+    if not isinstance(spec, InputSpec):
+        raise InputError(f"expected an InputSpec (ModelSpec.input_spec, ModelInfo.input_spec or "
+                         f"edgepose.runtime.metadata.input_spec_of(metadata)); got {type(spec).__name__}")
+    return spec
 
 
 def normalization(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +205,7 @@ def crop_matrix(box: Sequence[float], input_hw: tuple[int, int], padding: float 
 def preprocess_crops(
     frame: np.ndarray,
     boxes: np.ndarray | Sequence[Sequence[float]],
-    spec: InputSpec | Any,
+    spec: InputSpec,
     *,
     frame_color: str = "bgr",
     padding: float = DEFAULT_PADDING,
@@ -177,8 +216,8 @@ def preprocess_crops(
     Args:
         frame: ``(H, W, 3)`` image, uint8 (or float in 0..255), channels in ``frame_color`` order.
         boxes: ``(N, 4)`` person boxes ``(x, y, w, h)`` in frame pixels.
-        spec: an :class:`InputSpec` (or what :meth:`InputSpec.of` takes: a ``ModelSpec``,
-            ``ModelInfo`` or model-file metadata dict).
+        spec: how the model is fed (``ModelSpec.input_spec``, ``ModelInfo.input_spec``, or
+            :func:`edgepose.runtime.metadata.input_spec_of` of a file's metadata).
         frame_color: "bgr" (OpenCV) or "rgb": channel order of ``frame``.
         padding: box padding factor (1.25 as in the official code).
         layout: "NCHW" or "NHWC" for the returned batch; None: the spec's.
@@ -189,16 +228,14 @@ def preprocess_crops(
         keypoints go back with :func:`crops_to_frame`).
 
     Raises:
-        InputError: bad frame, boxes, colour order or layout.
+        InputError: bad frame, boxes, frame colour order or layout, or ``spec`` not an InputSpec.
     """
     img = np.asarray(frame)
     if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] == 0 or img.shape[1] == 0:
         raise InputError(f"frame must be (H, W, 3); got shape {img.shape}")
     check_color_order(frame_color, "frame_color")
-    input_spec = InputSpec.of(spec)
-    layout = input_spec.layout if layout is None else layout
-    if layout not in LAYOUTS:
-        raise InputError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    input_spec = _check_spec(spec)
+    layout = input_spec.layout if layout is None else check_layout(layout)
     b = np.asarray(boxes, dtype=np.float64)
     if b.ndim == 1 and b.size == 4:
         b = b[None]

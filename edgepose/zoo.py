@@ -25,7 +25,7 @@ from typing import Any
 from edgepose.codecs import Codec, codec_from_dict
 from edgepose.checks import check_number
 from edgepose.errors import InputError, ModelFileError, UnknownModelError, did_you_mean
-from edgepose.preprocess import InputSpec
+from edgepose.preprocess import InputSpec, InputSpecShortcuts
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(InputSpecShortcuts):
     """Everything needed to build, train, export and run one model.
 
     Attributes:
@@ -67,11 +67,12 @@ class ModelSpec:
         arch: ``{"head": ..., "backbone": "resnet50", "cpj": int, "split_ratio": k}``
             (split_ratio for SimDR heads only, cpj for SimDR on a ResNet only; backbones
             also "hrnet_w32", "hrnet_w48", "tokenpose_s", see ``edgepose.nn.build``).
-        input_hw: model input (height, width) px.
-        codec: ``Codec.to_dict()``.
+        input_spec: how to feed the model (:class:`~edgepose.preprocess.InputSpec`: input
+            (height, width) px, mean and std per input channel in the model's channel order in
+            pixel/255 units, colour order, NCHW layout); ``input_hw``, ``mean``, ``std`` and
+            ``color_order`` are shortcuts to its fields.
+        codec: ``Codec.to_dict()``; its ``input_hw`` is the input spec's.
         keypoint_set: "coco17", "mpii16" or "crowdpose14".
-        mean, std: per input channel in the order the model sees channels, pixel/255 units.
-        color_order: "bgr" or "rgb": channel order the model expects.
         files: deployable files.
         trained_on: what the shipped weights were trained on ("" if none ship).
         score_threshold: keypoint score above which the shipped weights' keypoints count as
@@ -82,16 +83,22 @@ class ModelSpec:
 
     name: str
     arch: dict[str, Any]
-    input_hw: tuple[int, int]
+    input_spec: InputSpec
     codec: dict[str, Any]
     keypoint_set: str = "coco17"
-    mean: tuple[float, float, float] = IMAGENET_MEAN_RGB
-    std: tuple[float, float, float] = IMAGENET_STD_RGB
-    color_order: str = "bgr"
     files: tuple[ModelFile, ...] = field(default_factory=tuple)
     trained_on: str = ""
     score_threshold: float | None = None
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.input_spec, InputSpec):
+            raise InputError(f"ModelSpec {self.name!r}: input_spec must be an InputSpec; got "
+                             f"{type(self.input_spec).__name__}")
+        codec_hw = self.codec.get("input_hw") if isinstance(self.codec, dict) else None
+        if codec_hw is not None and tuple(codec_hw) != self.input_spec.input_hw:
+            raise InputError(f"ModelSpec {self.name!r}: codec input_hw {list(codec_hw)} differs from input_hw "
+                             f"{list(self.input_spec.input_hw)}")
 
     def build_codec(self) -> Codec:
         """The numpy codec of this model."""
@@ -113,24 +120,19 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (``mean``, ``std`` and ``color_order`` default to ImageNet's, BGR)."""
         try:
+            input_spec = InputSpec(d["input_hw"], d.get("mean", IMAGENET_MEAN_RGB), d.get("std", IMAGENET_STD_RGB),
+                                   d.get("color_order", "bgr"))
             return cls(
-                name=d["name"], arch=dict(d["arch"]), input_hw=tuple(d["input_hw"]),
+                name=d["name"], arch=dict(d["arch"]), input_spec=input_spec,
                 codec=dict(d["codec"]), keypoint_set=d.get("keypoint_set", "coco17"),
-                mean=tuple(d.get("mean", IMAGENET_MEAN_RGB)), std=tuple(d.get("std", IMAGENET_STD_RGB)),
-                color_order=d.get("color_order", "bgr"),
                 files=tuple(ModelFile(**f) for f in d.get("files", ())),
                 trained_on=d.get("trained_on", ""), score_threshold=d.get("score_threshold"),
                 description=d.get("description", ""),
             )
         except (KeyError, TypeError) as exc:
             raise InputError(f"not a valid ModelSpec dict ({exc!r})") from None
-
-    @property
-    def input_spec(self) -> InputSpec:
-        """How to feed this model: input_hw, mean, std, colour order (an :class:`~edgepose.preprocess.InputSpec`)."""
-        return InputSpec(self.input_hw, self.mean, self.std, self.color_order)
 
     def find_file(self, fmt: str, precision: str = "int8") -> ModelFile:
         """The file of format ``fmt`` and ``precision``; UnknownModelError if none ships."""
@@ -227,8 +229,9 @@ def make_spec(method: str, backbone: str, size: str, dataset: str = "coco") -> M
         codec = {"type": "heatmap", "input_hw": list(input_hw), "sigma": sigma, "refine": "quarter"}
     suffix = "" if dataset == "coco" else f"_{dataset}"
     return ModelSpec(
-        name=f"{method}_{backbone}_{size}{suffix}", arch=arch, input_hw=input_hw,
-        codec=codec_from_dict(codec).to_dict(), keypoint_set=_DATASETS[dataset], color_order=color_order,
+        name=f"{method}_{backbone}_{size}{suffix}", arch=arch,
+        input_spec=InputSpec(input_hw, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, color_order),
+        codec=codec_from_dict(codec).to_dict(), keypoint_set=_DATASETS[dataset],
         description=f"{description}, {_BACKBONES[backbone]}, {input_hw[0]}x{input_hw[1]}, {dataset}",
     )
 

@@ -31,6 +31,7 @@ import json
 import math
 import pickle
 import random
+import re
 import shutil
 import signal
 import tempfile
@@ -621,7 +622,7 @@ def _raw_payload(c: Chooser, good: dict[str, Any], canary: Path) -> bytes:
     if kind == "bad_utf8":
         return b"\xff\xfe" + text.encode()
     if kind == "constants":
-        return text.replace('"format_version": 1', '"format_version": NaN').replace("0.485", "Infinity").encode()
+        return re.sub(r'"format_version": \d', '"format_version": NaN', text).replace("0.485", "Infinity").encode()
     if kind == "scalar":
         return c.pick([b"null", b"[1, 2]", b'"string"', b"1e400", b"true", b"{}"])
     if kind == "digits":
@@ -635,27 +636,44 @@ def _raw_payload(c: Chooser, good: dict[str, Any], canary: Path) -> bytes:
     return b" " * 2_000_000 + text.encode()
 
 
+#: how to feed and decode a model: top-level keys in format 1, ``spec`` keys in format 2
+DESCRIPTION_KEYS = ("codec", "input_hw", "mean", "std", "color_order", "keypoint_set")
+
+
+def as_format_2(meta: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 document (the tiny models') as edgepose writes it now: the description only in ``spec``."""
+    out = {k: v for k, v in meta.items() if k not in DESCRIPTION_KEYS}
+    out["spec"] = {**meta["spec"], **{k: meta[k] for k in DESCRIPTION_KEYS}}
+    out["format_version"] = 2
+    return out
+
+
 def _mutate_metadata(c: Chooser, meta: dict[str, Any]) -> dict[str, Any]:
     meta = json.loads(json.dumps(meta))
+    # the description's home: format 2 keeps it in spec (when spec is still an object)
+    home = meta["spec"] if meta.get("format_version") == 2 and isinstance(meta.get("spec"), dict) else meta
     for _ in range(c.int(1, 3)):
         op = c.pick(["delete", "set", "set", "codec", "codec", "hw", "spec"])
         if op == "delete" and meta:
-            meta.pop(c.pick(sorted(meta)), None)
+            target = c.pick([meta, home])
+            if target:
+                target.pop(c.pick(sorted(target)), None)
         elif op == "set":
-            meta[c.pick(META_KEYS)] = c.pick(JSON_VALUES)
+            key = c.pick(META_KEYS)
+            (home if key in DESCRIPTION_KEYS and c.int(0, 1) else meta)[key] = c.pick(JSON_VALUES)
         elif op == "codec":
-            codec = meta.get("codec")
+            codec = home.get("codec")
             if not isinstance(codec, dict):
-                meta["codec"] = codec = {}
+                home["codec"] = codec = {}
             if c.int(0, 3) == 0 and codec:
                 codec.pop(c.pick(sorted(codec)), None)
             else:
                 codec[c.pick(CODEC_KEYS)] = c.pick(CODEC_VALUES)
-        elif op == "hw":  # consistent top-level and codec sizes that contradict the file
+        elif op == "hw":  # consistent description and codec sizes that contradict the file
             hw = [c.pick([0, -64, 1, 32, 48, 64, 96, 128, 32767, 2**31]), c.pick([0, -48, 1, 48, 64, 2**31])]
-            meta["input_hw"] = hw
-            if isinstance(meta.get("codec"), dict):
-                meta["codec"]["input_hw"] = hw
+            home["input_hw"] = hw
+            if isinstance(home.get("codec"), dict):
+                home["codec"]["input_hw"] = hw
         else:
             spec = meta.get("spec")
             if isinstance(spec, dict):
@@ -667,6 +685,8 @@ def _mutate_metadata(c: Chooser, meta: dict[str, Any]) -> dict[str, Any]:
 def run_metadata(ctx: FuzzContext, c: Chooser) -> list[str]:
     base = c.pick(["onnx", "onnx", "onnx_uint8", "heatmap", "tflite"])
     good = (json.loads(ctx.backends[base].metadata["edgepose"]) if base != "tflite" else metadata_for(HW))
+    if c.int(0, 1):  # files written now (format 2) as well as older ones (format 1)
+        good = as_format_2(good)
     if c.int(0, 4) == 0:
         payload = _raw_payload(c, good, ctx.canary)
     else:

@@ -309,6 +309,6 @@ def test_validation_crop_is_exactly_the_inference_preprocessing(tiny_coco):
     for i in (0, 3):
         s = ds[i]
         frame = cv2.imread(ds.table.image_path(i))
-        batch, matrices = preprocess_crops(frame, s["meta"]["bbox"][None], spec)
+        batch, matrices = preprocess_crops(frame, s["meta"]["bbox"][None], spec.input_spec)
         np.testing.assert_allclose(matrices[0], s["meta"]["matrix"])
         np.testing.assert_array_equal(batch[0], s["image"])

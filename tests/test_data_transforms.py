@@ -24,6 +24,7 @@ from edgepose.data.transforms import (
 )
 from edgepose.errors import InputError
 from edgepose.geometry import get_affine_matrix, transform_points, warp_crop
+from edgepose.preprocess import InputSpec
 from edgepose.skeleton import COCO17, CROWDPOSE14, MPII16, get_keypoint_set
 from edgepose.zoo import get_spec
 
@@ -227,15 +228,15 @@ def test_normalize_follows_colour_order_and_mean_std():
     image = np.zeros((2, 3, 3), dtype=np.uint8)
     image[..., 0], image[..., 1], image[..., 2] = 10, 100, 200  # B, G, R
     spec = get_spec("simdr_r50_64")
-    bgr = normalize(image, spec)
+    bgr = normalize(image, spec.input_spec)
     assert bgr.shape == (3, 2, 3) and bgr.dtype == np.float32 and bgr.flags.c_contiguous
     mean, std = np.array(spec.mean), np.array(spec.std)
     expect_bgr = (np.array([10, 100, 200]) / 255 - mean) / std
     np.testing.assert_allclose(bgr[:, 0, 0], expect_bgr, rtol=1e-5)
 
-    rgb = {"input_hw": [2, 3], "mean": [0.5] * 3, "std": [0.25] * 3, "color_order": "rgb"}  # metadata dict
+    rgb = InputSpec((2, 3), (0.5,) * 3, (0.25,) * 3, "rgb")
     np.testing.assert_allclose(normalize(image, rgb)[:, 1, 2], (np.array([200, 100, 10]) / 255 - 0.5) / 0.25, rtol=1e-5)
     with pytest.raises(InputError):
-        normalize(image[..., :2], spec)
-    with pytest.raises(InputError, match="color_order"):
-        normalize(image, {**rgb, "color_order": "hsv"})
+        normalize(image[..., :2], spec.input_spec)
+    with pytest.raises(InputError, match="input_spec must be an InputSpec"):
+        normalize(image, {**rgb.to_dict(), "color_order": "hsv"})  # type: ignore[arg-type]

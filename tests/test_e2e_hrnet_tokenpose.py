@@ -30,6 +30,7 @@ from edgepose.export.tflite_export import export_tflite  # noqa: E402
 from edgepose.export.model_files import read_metadata  # noqa: E402
 from edgepose.nn import build  # noqa: E402
 from edgepose.preprocess import crops_to_frame, preprocess_crops  # noqa: E402
+from edgepose.runtime.metadata import input_spec_of  # noqa: E402
 from edgepose.zoo import get_spec  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "synth_small"
@@ -72,7 +73,7 @@ def scene() -> tuple[np.ndarray, np.ndarray]:
 def torch_keypoints(model: nn.Module, name: str, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(N, K, 2) frame px decoded from the torch model, with the runtime's preprocessing."""
     spec = get_spec(name)
-    batch, matrices = preprocess_crops(frame, boxes, spec)
+    batch, matrices = preprocess_crops(frame, boxes, spec.input_spec)
     with torch.no_grad():
         out = model(torch.from_numpy(batch))
     outputs = tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()
@@ -101,7 +102,7 @@ def test_export_to_builtin_onnx_and_run_in_the_estimator(name, scene, tmp_path):
         ops = {node.op_type for node in graph.node}
         assert {"MatMul", "Softmax"} <= ops
     meta = read_metadata(path)
-    assert meta["model"] == name and meta["color_order"] == "rgb"
+    assert meta["model"] == name and input_spec_of(meta).color_order == "rgb"
 
     frame, boxes = scene
     assert_estimator_matches(path, "onnxruntime", torch_keypoints(model, name, frame, boxes), frame, boxes)

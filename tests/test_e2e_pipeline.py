@@ -69,7 +69,7 @@ def scene() -> tuple[np.ndarray, np.ndarray]:
 def torch_keypoints(checkpoint: Path, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """(N, K, 2) frame px decoded from the torch checkpoint, with the runtime's preprocessing."""
     loaded = load_torch_model(checkpoint=checkpoint)
-    batch, matrices = preprocess_crops(frame, boxes, loaded.spec)
+    batch, matrices = preprocess_crops(frame, boxes, loaded.spec.input_spec)
     with torch.no_grad():
         outputs = tuple(o.numpy() for o in loaded.model(torch.from_numpy(batch)))
     keypoints, _ = loaded.spec.build_codec().decode(outputs)

@@ -20,6 +20,7 @@ from edgepose.codecs import SimDRCodec
 from edgepose.errors import ChecksumError, EdgeposeError, InputError, ModelFileError, UnknownModelError
 from edgepose.runtime.estimator import TIMING_KEYS
 from edgepose.preprocess import crops_to_frame, preprocess_crops
+from edgepose.runtime.metadata import input_spec_of
 from edgepose.runtime.track import PoseTracker
 
 HW = (64, 64)
@@ -63,7 +64,7 @@ class FixedDetector:
 def manual_pipeline(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """What the estimator must compute for the tiny model, assembled by hand."""
     meta = metadata_for(HW)
-    batch, matrices = preprocess_crops(frame, boxes, meta)
+    batch, matrices = preprocess_crops(frame, boxes, input_spec_of(meta))
     kp, _ = SimDRCodec(HW, 3.0).decode(reference_outputs(batch, HW))
     return crops_to_frame(kp, matrices)
 

@@ -53,7 +53,7 @@ def test_calibration_uses_the_runtime_preprocessing(stick: Path) -> None:
     data = json.loads(stick.read_text())
     ann = data["annotations"][0]
     frame = cv2.imread(str(stick.parent / "images" / data["images"][0]["file_name"]))
-    expected, _ = preprocess_crops(frame, [ann["bbox"]], spec)
+    expected, _ = preprocess_crops(frame, [ann["bbox"]], spec.input_spec)
     np.testing.assert_array_equal(crops.batch[0], expected[0])
     shuffled = calibration_batch(stick, stick.parent / "images", spec, 5, seed=3)
     assert shuffled.shape == (5, 3, 64, 64)

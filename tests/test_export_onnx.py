@@ -12,6 +12,7 @@ from edgepose.export import export_onnx
 from edgepose.export.common import max_abs_diff, torch_outputs
 from edgepose.export.runtime import FileRunner
 from edgepose.export.model_files import read_metadata
+from edgepose.runtime.metadata import codec_of
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_onnx_metadata(simdr) -> None:
     meta = read_metadata(path)
     assert meta["model"] == "simdr_r18_64" and meta["precision"] == "fp32" and meta["layout"] == "NCHW"
     assert meta["batch_size"] is None and meta["input_dtype"] == "float32"
-    assert meta["outputs"] == ["simcc_x", "simcc_y"] and meta["codec"] == loaded.spec.codec
+    assert meta["outputs"] == ["simcc_x", "simcc_y"] and codec_of(meta) == loaded.spec.codec
 
 
 def test_onnx_static_batch_and_heatmap_model(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ the shared preprocessing (all torch-free, the export side's file modules include
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -18,9 +19,11 @@ from edgepose.export.model_files import (
     detect_format, read_metadata, write_metadata, write_onnx_metadata, write_tflite_metadata,
 )
 from edgepose.export.tflite_ops import check_builtin_only, tflite_ops
-from edgepose.preprocess import crops_to_frame, preprocess_crops
-from edgepose.runtime.metadata import FORMAT_VERSION, make_metadata, validate_metadata
-from edgepose.zoo import get_spec
+from edgepose.preprocess import InputSpec, crops_to_frame, preprocess_crops
+from edgepose.runtime.metadata import (
+    FORMAT_VERSION, codec_of, input_spec_of, keypoint_set_of, make_metadata, validate_metadata,
+)
+from edgepose.zoo import ModelSpec, get_spec
 
 HW = (64, 64)
 
@@ -47,10 +50,14 @@ def test_make_metadata_from_spec() -> None:
     spec = get_spec("simdr_r50_128")
     meta = make_metadata(spec, "NHWC", "int8", input_dtype="int8", batch_size=1, quantization={"subset_size": 8})
     assert meta["format_version"] == FORMAT_VERSION
-    assert meta["model"] == "simdr_r50_128" and meta["input_hw"] == [128, 128]
+    assert meta["model"] == "simdr_r50_128" and meta["spec"]["input_hw"] == [128, 128]
     assert meta["outputs"] == ["simcc_x", "simcc_y"] and meta["layout"] == "NHWC"
-    assert meta["color_order"] == spec.color_order and meta["mean"] == list(spec.mean)
-    assert "files" not in meta["spec"] and meta["codec"] == spec.codec
+    assert meta["spec"]["color_order"] == spec.color_order and meta["spec"]["mean"] == list(spec.mean)
+    assert "files" not in meta["spec"] and meta["spec"]["codec"] == spec.codec
+    # how to feed and decode the model is written once, in spec (format 2)
+    assert not {"codec", "input_hw", "mean", "std", "color_order", "keypoint_set"} & set(meta)
+    assert codec_of(meta) == spec.codec and keypoint_set_of(meta) == spec.keypoint_set
+    assert input_spec_of(meta) == dataclasses.replace(spec.input_spec, layout="NHWC")
     assert json.loads(json.dumps(meta)) == meta
     assert make_metadata(get_spec("hm_r50_64"), "NCHW", "fp32")["outputs"] == ["heatmaps"]
     assert make_metadata(spec, "NCHW", "fp32", outputs=["simcc_y", "simcc_x"])["outputs"] == ["simcc_y", "simcc_x"]
@@ -217,22 +224,131 @@ def test_corrupt_metadata(onnx_file: Path, payload: str, match: str) -> None:
         read_metadata(onnx_file)
 
 
+_BAD_DESCRIPTIONS = [
+    ({"input_hw": [64]}, "input_hw"),
+    ({"std": [0.0, 1.0, 1.0]}, "std must be > 0"),
+    ({"mean": [123.7, 116.3, 103.5]}, "0..255 units"),
+    ({"color_order": "gbr"}, "color_order must be 'bgr' or 'rgb'"),
+    ({"codec": {"type": "nope"}}, "codec"),
+    ({"input_hw": [128, 128]}, "differs"),
+    ({"keypoint_set": 17}, "keypoint_set"),
+]
+
+
 def test_invalid_metadata_fields() -> None:
     good = make_metadata(get_spec("simdr_r18_64"), "NCHW", "fp32")
     for change, match in [
         ({"format_version": 99}, "newer"),
-        ({"input_hw": [64]}, "input_hw"),
-        ({"std": [0.0, 1.0, 1.0]}, "std"),
-        ({"color_order": "gbr"}, "color_order"),
-        ({"codec": {"type": "nope"}}, "codec"),
-        ({"input_hw": [128, 128]}, "differs"),
+        ({"format_version": 0}, "not valid"),
+        ({"layout": "HWC"}, "layout"),
         ({"batch_size": 0}, "batch_size"),
         ({"outputs": []}, "outputs"),
     ]:
         with pytest.raises(ModelFileError, match=match):
             validate_metadata(dict(good, **change), "x.onnx")
+    # format 2: how to feed and decode lives in spec, and errors say so
+    for change, match in _BAD_DESCRIPTIONS:
+        with pytest.raises(ModelFileError, match=f"x.onnx: invalid edgepose metadata: .*{match}") as err:
+            validate_metadata(dict(good, spec={**good["spec"], **change}), "x.onnx")
+        assert "\n" not in str(err.value) and "spec" in str(err.value)
+    spec_lacking = {k: v for k, v in good["spec"].items() if k != "mean"}
+    with pytest.raises(ModelFileError, match="missing field 'spec.mean'"):
+        validate_metadata(dict(good, spec=spec_lacking), "x.onnx")
     with pytest.raises(ModelFileError):
         write_onnx_metadata("x.onnx", dict(good, layout="HWC"))
+
+
+def test_format_1_metadata_is_still_read_and_checked(tmp_path: Path) -> None:
+    """Files written before format 2 carry the model's description at the top level (and a copy in
+    spec): they validate, read through the same accessors, and load in the Estimator as before."""
+    from edgepose import Estimator
+
+    old = metadata_for(HW)  # a format-1 document, as edgepose wrote them
+    assert old["format_version"] == 1 and old["input_hw"] == list(HW)
+    validate_metadata(old, "old.onnx")
+    assert input_spec_of(old) == InputSpec(HW, old["mean"], old["std"], "bgr", "NCHW")
+    assert codec_of(old) == old["codec"] and keypoint_set_of(old) == "coco17"
+    # format 1 is read from its top level, as then (the spec copy is not consulted)
+    assert input_spec_of(dict(old, spec={**old["spec"], "color_order": "rgb"})).color_order == "bgr"
+    for change, match in _BAD_DESCRIPTIONS:
+        with pytest.raises(ModelFileError, match=match):
+            validate_metadata(dict(old, **change), "old.onnx")
+    with pytest.raises(ModelFileError, match="missing field 'codec'"):
+        validate_metadata({k: v for k, v in old.items() if k != "codec"}, "old.onnx")
+    frame = np.random.default_rng(1).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+    results = []
+    for name, meta in (("old.onnx", old), ("new.onnx", None)):
+        path = make_onnx(tmp_path / name, HW, metadata=None)
+        if meta is None:  # the same model, its metadata in format 2
+            new = make_metadata(_tiny_spec(old), "NCHW", "fp32")
+            write_onnx_metadata(path, new)
+            assert read_metadata(path)["format_version"] == FORMAT_VERSION == 2
+        else:
+            write_onnx_metadata(path, meta)
+            assert read_metadata(path) == old
+        with Estimator(path) as est:
+            results.append((est.info.input_spec, est.estimate(frame, [[10, 10, 60, 70]]).keypoints))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def _tiny_spec(meta: dict) -> ModelSpec:
+    return ModelSpec.from_dict(meta["spec"])
+
+
+def test_input_spec_round_trips_through_model_files(onnx_file: Path, tflite_file: Path) -> None:
+    """make_metadata -> write -> read -> input_spec_of gives back the ModelSpec's InputSpec (with the
+    file's layout), for ONNX and TFLite files, for BGR and RGB models."""
+    for name in ("simdr_r18_64", "simdr_hrw32_64"):
+        spec = get_spec(name)
+        for path, layout in ((onnx_file, "NCHW"), (tflite_file, "NHWC")):
+            write_metadata(path, make_metadata(spec, layout, "fp32"))
+            back = read_metadata(path)
+            assert input_spec_of(back) == dataclasses.replace(spec.input_spec, layout=layout)
+            assert codec_of(back) == spec.codec and keypoint_set_of(back) == spec.keypoint_set
+
+
+def test_input_spec_is_frozen_validated_and_round_trips() -> None:
+    spec = InputSpec([64, 48], [0.5, 0.4, 0.3], np.array([0.2, 0.25, 0.3]), "rgb", "NHWC")
+    assert spec.input_hw == (64, 48) and spec.mean == (0.5, 0.4, 0.3) and spec.std == (0.2, 0.25, 0.3)
+    assert all(type(v) is float for v in spec.mean + spec.std)  # noqa: E721 - plain floats, hashable
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+    assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()
+    assert InputSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "layout"}).layout == "NCHW"
+    assert InputSpec.from_dict(spec.to_dict(), layout="NCHW").layout == "NCHW"
+    assert hash(spec) == hash(InputSpec.from_dict(spec.to_dict()))
+    for field in ("input_hw", "mean", "std", "color_order", "layout"):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(spec, field, getattr(spec, field))
+    with pytest.raises(InputError, match="input spec lacks 'mean', 'color_order'"):
+        InputSpec.from_dict({"input_hw": [1, 1], "std": [1, 1, 1]})
+    with pytest.raises(InputError, match="must be a mapping"):
+        InputSpec.from_dict([64, 64])  # type: ignore[arg-type]
+    for bad, match in (({"mean": (0.5, 0.4)}, "mean must be 3 finite numbers"),
+                       ({"mean": (0.5, float("nan"), 0.3)}, "mean must be 3 finite numbers"),
+                       ({"std": "abc"}, "std must be 3 finite numbers"),
+                       ({"color_order": None}, "color_order must be 'bgr' or 'rgb'; got None"),
+                       ({"layout": "nchw"}, "layout must be 'NCHW' or 'NHWC'; got 'nchw'"),
+                       ({"input_hw": (64.5, 48)}, "input_hw must be")):
+        with pytest.raises(InputError, match=match) as err:
+            dataclasses.replace(spec, **bad)
+        assert "\n" not in str(err.value)
+
+
+def test_model_spec_carries_its_input_spec() -> None:
+    spec = get_spec("simdr_hrw32_64")
+    assert spec.input_spec.color_order == "rgb" == spec.color_order and spec.input_hw == spec.input_spec.input_hw
+    assert (spec.mean, spec.std) == (spec.input_spec.mean, spec.input_spec.std)
+    with pytest.raises(AttributeError):  # the shortcuts are read-only views of the frozen spec
+        spec.input_hw = (128, 128)  # type: ignore[misc]
+    assert ModelSpec.from_dict(spec.to_dict()) == spec  # the dict form (checkpoints) is unchanged: flat fields
+    assert spec.to_dict()["input_hw"] == [64, 64] and spec.to_dict()["color_order"] == "rgb"
+    with pytest.raises(InputError, match="color_order must be 'bgr' or 'rgb'"):
+        ModelSpec.from_dict({**spec.to_dict(), "color_order": "RGB"})
+    with pytest.raises(InputError, match="codec input_hw"):
+        ModelSpec.from_dict({**spec.to_dict(), "input_hw": [128, 128]})
+    with pytest.raises(InputError, match="input_spec must be an InputSpec"):
+        ModelSpec(name="x", arch={}, input_spec=(64, 64), codec=spec.codec)  # type: ignore[arg-type]
 
 
 def test_tflite_ops_lists_builtin_ops(tflite_file: Path) -> None:
@@ -268,7 +384,7 @@ def test_preprocess_crops_matches_manual_pipeline() -> None:
     frame = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
     boxes = np.array([[20.0, 10.0, 40.0, 90.0], [70.0, 30.0, 60.0, 50.0]])
     spec = get_spec("simdr_r18_64")  # BGR model
-    batch, mats = preprocess_crops(frame, boxes, spec)
+    batch, mats = preprocess_crops(frame, boxes, spec.input_spec)
     assert batch.shape == (2, 3, 64, 64) and batch.dtype == np.float32 and mats.shape == (2, 2, 3)
     center, scale = box_to_center_scale(boxes[1], (64, 64))
     m = get_affine_matrix(center, scale, (64, 64))
@@ -277,17 +393,17 @@ def test_preprocess_crops_matches_manual_pipeline() -> None:
     np.testing.assert_allclose(batch[1], manual, atol=1e-6)
     np.testing.assert_allclose(mats[1], m)
     # colour: an RGB frame given to a BGR model is swapped; NHWC layout is a transpose
-    rgb, _ = preprocess_crops(frame[..., ::-1], boxes, spec, frame_color="rgb")
+    rgb, _ = preprocess_crops(frame[..., ::-1], boxes, spec.input_spec, frame_color="rgb")
     np.testing.assert_allclose(rgb, batch, atol=1e-6)
-    nhwc, _ = preprocess_crops(frame, boxes, spec, layout="NHWC")
+    nhwc, _ = preprocess_crops(frame, boxes, spec.input_spec, layout="NHWC")
     np.testing.assert_array_equal(nhwc, batch.transpose(0, 2, 3, 1))
-    meta_batch, _ = preprocess_crops(frame, boxes, make_metadata(spec, "NCHW", "fp32"))
+    meta_batch, _ = preprocess_crops(frame, boxes, input_spec_of(make_metadata(spec, "NCHW", "fp32")))
     np.testing.assert_array_equal(meta_batch, batch)
     # an RGB model from a BGR frame, and a float frame: the same formula
-    rgb_spec = {"input_hw": (64, 64), "mean": (0.5, 0.4, 0.3), "std": (0.2, 0.25, 0.3), "color_order": "rgb"}
+    rgb_spec = InputSpec((64, 64), (0.5, 0.4, 0.3), (0.2, 0.25, 0.3), "rgb")
     rgb_model, _ = preprocess_crops(frame.astype(np.float32), boxes, rgb_spec)
     float_crop = warp_crop(frame.astype(np.float32), m, (64, 64))  # bilinear values are not rounded to integers
-    manual_rgb = (float_crop[..., ::-1] / 255.0 - np.array(rgb_spec["mean"])) / np.array(rgb_spec["std"])
+    manual_rgb = (float_crop[..., ::-1] / 255.0 - np.array(rgb_spec.mean)) / np.array(rgb_spec.std)
     np.testing.assert_allclose(rgb_model[1], manual_rgb.transpose(2, 0, 1), atol=1e-6)
     # crop -> frame inverts the warp
     pts = np.array([[[32.0, 32.0], [0.0, 0.0]]] * 2)
@@ -296,7 +412,8 @@ def test_preprocess_crops_matches_manual_pipeline() -> None:
 
 
 def test_preprocess_crops_rejects_bad_input() -> None:
-    spec = get_spec("simdr_r18_64")
+    model_spec = get_spec("simdr_r18_64")
+    spec = model_spec.input_spec
     frame = np.zeros((10, 10, 3), np.uint8)
     with pytest.raises(InputError):
         preprocess_crops(np.zeros((10, 10)), [[0, 0, 5, 5]], spec)
@@ -306,32 +423,31 @@ def test_preprocess_crops_rejects_bad_input() -> None:
         preprocess_crops(frame, [[0, 0, 0, 5]], spec)
     with pytest.raises(InputError):
         preprocess_crops(frame, [[0, 0, 5, 5]], spec, layout="CHW")
-    with pytest.raises(InputError):
-        preprocess_crops(frame, [[0, 0, 5, 5]], {"input_hw": [64, 64]})
+    # one shape: an InputSpec, nothing duck-typed (a ModelSpec or a metadata dict is named, with the fix)
+    for not_a_spec in ({"input_hw": [64, 64]}, model_spec, make_metadata(model_spec, "NCHW", "fp32")):
+        with pytest.raises(InputError, match=r"expected an InputSpec \(ModelSpec.input_spec"):
+            preprocess_crops(frame, [[0, 0, 5, 5]], not_a_spec)
 
 
 def test_one_input_spec_for_registry_files_and_preprocessing(tmp_path: Path) -> None:
     """The registry, a model file's ModelInfo and a metadata dict give the same frozen InputSpec,
     which preprocess_crops takes; bad values fail where the spec is made."""
-    import dataclasses
-
-    from edgepose.preprocess import InputSpec
     from edgepose.runtime.backends import load_backend
     from edgepose.runtime.model_info import build_model_info
 
     spec = get_spec("simdr_r18_64")
     from_registry = spec.input_spec
     assert from_registry == InputSpec((64, 64), spec.mean, spec.std, spec.color_order, "NCHW")
-    assert InputSpec.of(make_metadata(spec, "NCHW", "fp32")) == from_registry == InputSpec.of(spec)
-    path = make_onnx(tmp_path / "m.onnx", HW)
+    assert input_spec_of(make_metadata(spec, "NCHW", "fp32")) == from_registry
+    path = make_onnx(tmp_path / "m.onnx", HW)  # format-1 metadata: the fields at the top level
     with load_backend(path) as backend:
         info = build_model_info(backend, {})
-    assert info.input_spec == InputSpec.of(metadata_for(HW)) and info.input_hw == info.input_spec.input_hw
+    assert info.input_spec == input_spec_of(metadata_for(HW)) and info.input_hw == info.input_spec.input_hw
     with pytest.raises(dataclasses.FrozenInstanceError):
         from_registry.color_order = "rgb"  # type: ignore[misc]
     frame = np.random.default_rng(0).integers(0, 256, (80, 90, 3), dtype=np.uint8)
     a, _ = preprocess_crops(frame, [[10, 10, 40, 60]], from_registry)
-    b, _ = preprocess_crops(frame, [[10, 10, 40, 60]], spec)
+    b, _ = preprocess_crops(frame, [[10, 10, 40, 60]], info.input_spec)
     nhwc, _ = preprocess_crops(frame, [[10, 10, 40, 60]], dataclasses.replace(from_registry, layout="NHWC"))
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(nhwc, a.transpose(0, 2, 3, 1))
@@ -340,3 +456,21 @@ def test_one_input_spec_for_registry_files_and_preprocessing(tmp_path: Path) -> 
                        ({"layout": "CHW"}, "layout"), ({"input_hw": (0, 64)}, "input_hw")):
         with pytest.raises(InputError, match=match):
             dataclasses.replace(from_registry, **bad)
+
+
+def test_shipped_files_of_format_1_still_read() -> None:
+    """The weights in the package were written with format-1 metadata: each reads, and describes
+    the model as its registry entry does (the file's own layout apart)."""
+    from edgepose import download
+    from edgepose.zoo import names_with_files
+
+    names = names_with_files()
+    if not names:
+        pytest.skip("no shipped weights in this checkout")
+    for name in names:
+        spec = get_spec(name)
+        for model_file in spec.files:
+            meta = read_metadata(download.fetch_file(model_file))
+            assert meta["model"] == name
+            assert input_spec_of(meta) == dataclasses.replace(spec.input_spec, layout=meta["layout"])
+            assert codec_of(meta) == spec.codec and keypoint_set_of(meta) == spec.keypoint_set

@@ -32,7 +32,7 @@ from edgepose.bench.scene import MovingScene  # noqa: E402
 from edgepose.bench.table import compare_with_peers  # noqa: E402
 from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError  # noqa: E402
 from edgepose.geometry import box_to_center_scale, get_affine_matrix, transform_points, warp_crop  # noqa: E402
-from edgepose.preprocess import crops_to_frame, preprocess_crops  # noqa: E402
+from edgepose.preprocess import InputSpec, crops_to_frame, preprocess_crops  # noqa: E402
 from edgepose.skeleton import get_keypoint_set  # noqa: E402
 
 VAL = ROOT / "data" / "synth" / "val"
@@ -66,7 +66,7 @@ def test_make_crops_are_the_estimators_crops(box: tuple[float, float, float, flo
     assert crops.dtype == np.uint8 and crops.shape == (1, size, size, 3)
     np.testing.assert_array_equal(crops[0], expected)
     # the same matrices as the Estimator's preprocessing at that input size
-    spec = {"input_hw": (size, size), "mean": (0.5,) * 3, "std": (0.25,) * 3, "color_order": "bgr"}
+    spec = InputSpec((size, size), (0.5,) * 3, (0.25,) * 3, "bgr")
     _, ours = preprocess_crops(frame, [box], spec)
     np.testing.assert_allclose(matrices, ours)
 
@@ -76,7 +76,7 @@ def test_make_crops_are_the_estimators_crops(box: tuple[float, float, float, flo
 def test_square_peer_crops_cover_the_same_frame_region_as_ours(box: tuple[float, ...], size: int) -> None:
     """Our 128x128 crop and a peer's SxS crop map their corners to the same frame points."""
     _, peer_m = peers.make_crops(_frame(), [box], (size, size))
-    spec = {"input_hw": (128, 128), "mean": (0.0,) * 3, "std": (1.0,) * 3, "color_order": "bgr"}
+    spec = InputSpec((128, 128), (0.0,) * 3, (1.0,) * 3, "bgr")
     _, our_m = preprocess_crops(_frame(), [box], spec)
     peer_corners = crops_to_frame(np.array([[[0, 0], [size, size]]], float), peer_m)
     our_corners = crops_to_frame(np.array([[[0, 0], [128, 128]]], float), our_m)

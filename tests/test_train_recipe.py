@@ -13,6 +13,7 @@ import torch
 
 from edgepose.errors import InputError
 from edgepose.nn import build
+from edgepose.nn.losses import criterion_for_codec
 from edgepose.nn.weights import CheckpointMismatchError
 from edgepose.train import engine
 from edgepose.train.checkpoint import read_checkpoint, save_compact_checkpoint
@@ -23,7 +24,6 @@ from edgepose.train.engine import (
     autocast_dtype,
     cpu_supports_bf16,
     lr_multiplier,
-    make_criterion,
     make_model,
     run_training,
     strict_json_value,
@@ -100,7 +100,7 @@ def test_bf16_step_keeps_loss_and_batchnorm_statistics_in_fp32():
     batch = {"image": torch.randn(2, 3, 64, 64, generator=rng),
              **{k: torch.from_numpy(__import__("numpy").stack([t[k] for t in targets])) for k in targets[0]}}
     losses = []
-    criterion = make_criterion(codec)
+    criterion = criterion_for_codec(codec)
 
     def spy(outputs, batch_targets):
         loss = criterion(outputs, batch_targets)

@@ -60,6 +60,7 @@ from edgepose.cli import config_paths, require_paths, run_main
 from edgepose.errors import InputError
 from edgepose.evaluate import strict_json_value
 from edgepose.skeleton import COCO17, KeypointSet
+from edgepose.zoo import ModelSpec
 from edgepose.yardstick import (
     PCK_ALPHAS,
     PER_KEYPOINT_ALPHA,
@@ -155,7 +156,7 @@ def estimator_subject(model: str, backend: str | None, precision: str, threads: 
     return Subject(label, tuple(est.input_hw), est.keypoint_set, run, est.close)
 
 
-def torch_runner(model: Any, spec: Any, flip: bool, device: Any = "cpu") -> RunFn:
+def torch_runner(model: Any, spec: ModelSpec, flip: bool, device: Any = "cpu") -> RunFn:
     """How a torch pose ``model`` of ``spec`` runs on the Estimator's crops (with the flip test when ``flip``)."""
     import torch
 
@@ -170,7 +171,7 @@ def torch_runner(model: Any, spec: Any, flip: bool, device: Any = "cpu") -> RunF
         return tuple(o.float().cpu().numpy() for o in out) if isinstance(out, tuple) else out.float().cpu().numpy()
 
     def run(frame: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        batch, matrices = preprocess_crops(frame, boxes, spec, padding=PADDING)
+        batch, matrices = preprocess_crops(frame, boxes, spec.input_spec, padding=PADDING)
         kp, scores = predict_with_flip(forward, batch, codec, flip_index) if flip else codec.decode(forward(batch))
         return crops_to_frame(kp, matrices), np.asarray(scores, dtype=np.float64)
 

@@ -109,10 +109,10 @@ class SimDRCodec(Codec):
     def _split_outputs(self, outputs: Any) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(outputs, dict):
             try:
-                outputs = (outputs["simcc_x"], outputs["simcc_y"])
+                outputs = tuple(outputs[name] for name in self.output_names)
             except KeyError:
                 raise InputError(
-                    f"SimDR outputs dict needs keys 'simcc_x' and 'simcc_y'; got {sorted(outputs)}"
+                    f"SimDR outputs dict needs keys {list(self.output_names)}; got {sorted(outputs)}"
                 ) from None
         if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
             raise InputError("SimDR outputs must be a pair (simcc_x (N,K,W*k), simcc_y (N,K,H*k))")

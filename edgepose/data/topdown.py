@@ -303,7 +303,7 @@ class TopDownDataset:
             "keypoints": t.keypoints[index].copy(),
             "visible": t.visible[index].copy(),
         }
-        return {"image": normalize(crop, self.spec), **targets, "meta": meta}
+        return {"image": normalize(crop, self.spec.input_spec), **targets, "meta": meta}
 
 
 

@@ -27,13 +27,12 @@ Model input normalisation (:func:`normalize`) reuses the inference code
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from edgepose.errors import InputError
 from edgepose.geometry import get_affine_matrix, transform_points, warp_crop
-from edgepose.preprocess import input_params, normalize_crops
+from edgepose.preprocess import InputSpec, normalize_crops
 from edgepose.skeleton import KeypointSet
 
 #: Name fragments of keypoints that belong to the lower body (for half-body augmentation).
@@ -102,25 +101,29 @@ class CropParams:
     half_body: bool = False
 
 
-def normalize(image_bgr: np.ndarray, spec: Any) -> np.ndarray:
+def normalize(image_bgr: np.ndarray, input_spec: InputSpec) -> np.ndarray:
     """Model input from a BGR crop: colour order, ``/255``, mean/std, channels first.
 
     Args:
         image_bgr: (H, W, 3) uint8 (or float in 0..255) image in OpenCV's BGR order.
-        spec: a ModelSpec or model-file metadata dict: ``color_order`` ("bgr"/"rgb", the
+        input_spec: how the model is fed (``ModelSpec.input_spec``): its ``color_order`` (the
             order the model sees) and ``mean``/``std`` (3,) per model input channel in
-            pixel/255 units (see :func:`edgepose.preprocess.input_params`).
+            pixel/255 units; the result is channels first whatever its ``layout``.
 
     Returns:
         (3, H, W) float32, C-contiguous.
+
+    Raises:
+        InputError: an image that is not (H, W, 3), or ``input_spec`` not an InputSpec.
     """
     img = np.asarray(image_bgr)
     if img.ndim != 3 or img.shape[2] != 3:
         raise InputError(f"expected an (H, W, 3) BGR image; got shape {img.shape}")
-    _, mean, std, color_order = input_params(spec)
-    if color_order == "rgb":
+    if not isinstance(input_spec, InputSpec):
+        raise InputError(f"input_spec must be an InputSpec (ModelSpec.input_spec); got {type(input_spec).__name__}")
+    if input_spec.color_order == "rgb":
         img = img[..., ::-1]
-    chw = normalize_crops(img[None], mean, std)[0].transpose(2, 0, 1)
+    chw = normalize_crops(img[None], np.asarray(input_spec.mean), np.asarray(input_spec.std))[0].transpose(2, 0, 1)
     return np.ascontiguousarray(chw, dtype=np.float32)
 
 

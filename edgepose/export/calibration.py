@@ -24,6 +24,7 @@ from tqdm import tqdm
 from edgepose.errors import InputError
 from edgepose.export.errors import CalibrationError
 from edgepose.preprocess import preprocess_crops
+from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _eligible(ann: dict[str, Any], persons: set[int], min_keypoints: int) -> boo
 def coco_person_crops(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
-    spec: Any,
+    spec: ModelSpec,
     *,
     limit: int | None = None,
     max_images: int | None = None,
@@ -102,7 +103,7 @@ def coco_person_crops(
     Args:
         ann_file: COCO ``person_keypoints_*.json``.
         image_dir: folder of the images (``file_name`` relative to it).
-        spec: ModelSpec or metadata dict (input size, mean/std, colour order).
+        spec: the model's ModelSpec (its ``input_spec``: input size, mean/std, colour order).
         limit: keep at most this many persons (after shuffling, if ``shuffle``).
         max_images: keep only the first ``max_images`` images (by id) that have a person;
             all their persons are kept (what COCO AP on an image subset needs).
@@ -139,7 +140,7 @@ def coco_person_crops(
     by_image: dict[int, list[int]] = defaultdict(list)
     for i, a in enumerate(anns):
         by_image[int(a["image_id"])].append(i)
-    h, w = (spec["input_hw"] if isinstance(spec, dict) else spec.input_hw)
+    h, w = spec.input_hw
     batch = np.empty((len(anns), 3, int(h), int(w)), dtype=np.float32)
     matrices = np.empty((len(anns), 2, 3), dtype=np.float64)
     boxes = np.array([a["bbox"] for a in anns], dtype=np.float64)
@@ -155,7 +156,7 @@ def coco_person_crops(
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
             raise InputError(f"cannot read image {path} (missing or not an image); check the image folder")
-        crops, mats = preprocess_crops(frame, boxes[idx], spec, frame_color="bgr")
+        crops, mats = preprocess_crops(frame, boxes[idx], spec.input_spec, frame_color="bgr", layout="NCHW")
         batch[idx] = crops
         matrices[idx] = mats
     logger.info("%d person crops from %d images of %s", len(anns), len(by_image), Path(ann_file).name)
@@ -170,7 +171,7 @@ def coco_person_crops(
 def calibration_crops(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
-    spec: Any,
+    spec: ModelSpec,
     size: int,
     *,
     seed: int = 0,
@@ -196,7 +197,7 @@ def calibration_crops(
 def calibration_batch(
     ann_file: str | os.PathLike[str],
     image_dir: str | os.PathLike[str],
-    spec: Any,
+    spec: ModelSpec,
     size: int,
     *,
     seed: int = 0,

@@ -13,7 +13,6 @@ from torch import nn
 
 from edgepose.errors import EdgeposeError
 from edgepose.export.errors import ExportError
-from edgepose.runtime.metadata import output_names_for_codec
 from edgepose.zoo import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -22,8 +21,8 @@ INPUT_NAME = "input"
 
 
 def output_names(spec: ModelSpec) -> list[str]:
-    """Names of the model's outputs, in order: ``simcc_x, simcc_y`` or ``heatmaps``."""
-    return output_names_for_codec(dict(spec.codec))
+    """Names of the model's outputs, in order, as its codec names them (``Codec.output_names``)."""
+    return list(spec.build_codec().output_names)
 
 
 class ExportWrapper(nn.Module):

@@ -18,7 +18,8 @@ import numpy as np
 
 from edgepose.errors import ModelFileError
 from edgepose.export.model_files import read_metadata
-from edgepose.runtime.metadata import output_names_for_codec
+from edgepose.codecs import Codec, codec_from_dict
+from edgepose.runtime.metadata import codec_of
 from edgepose.runtime.timing import time_calls_ms
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ class FileRunner:
         threads: runtime CPU threads (1 for latency comparisons).
 
     ``run(batch)``: ``batch (N, 3, H, W)`` float32 normalised crops -> float32 outputs in
-    codec order. ``meta`` is the file's metadata.
+    codec order. ``meta`` is the file's metadata, ``codec`` the codec it names (which names the
+    outputs it takes, ``codec.output_names``).
     """
 
     def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
@@ -48,7 +50,11 @@ class FileRunner:
             raise ModelFileError(
                 f"{self.path}: metadata lists {len(roles)} outputs, the file has {len(self.backend.outputs)}"
             )
-        self._order = [roles.index(name) for name in output_names_for_codec(self.meta["codec"])]
+        self.codec: Codec = codec_from_dict(codec_of(self.meta))
+        missing = [name for name in self.codec.output_names if name not in roles]
+        if missing:
+            raise ModelFileError(f"{self.path}: metadata outputs {roles} lack the codec's {missing}")
+        self._order = [roles.index(name) for name in self.codec.output_names]
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """NCHW float32 batch -> float32 outputs in codec order."""

@@ -124,12 +124,10 @@ def measure_score_threshold(path: str | os.PathLike[str], crops: CocoCrops, *, t
     on ``crops``, decode with the codec in its metadata, :func:`suggest_score_threshold` (None: no
     keypoint placed). The same number ``quantization/verify.py`` prints for the file on these crops.
     """
-    from edgepose.codecs import codec_from_dict
-
     if len(crops) == 0:
         raise InputError("no crops to measure a score threshold on")
     with FileRunner(Path(path), threads=threads) as runner:
-        kp, scores = _decode(codec_from_dict(runner.meta["codec"]), _batched(runner.run, crops.batch, chunk))
+        kp, scores = _decode(runner.codec, _batched(runner.run, crops.batch, chunk))
     return suggest_score_threshold(crops, kp, scores)
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
+from edgepose.codecs import HeatmapCodec, SimDRCodec
 from edgepose.errors import InputError
 from edgepose.nn.resnet import ResNet
 
@@ -123,7 +124,7 @@ class SimDRResNet(ResNet):
     """
 
     head_name = "simdr"
-    output_names = ("simcc_x", "simcc_y")
+    output_names = SimDRCodec.output_names
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  cpj: int, split_ratio: float) -> None:
@@ -167,7 +168,7 @@ class SimpleBaseline(ResNet):
     """
 
     head_name = "heatmap"
-    output_names: tuple[str, ...] = ("heatmaps",)
+    output_names: tuple[str, ...] = HeatmapCodec.output_names
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  deconv_channels: Sequence[int] = (256, 256, 256)) -> None:
@@ -204,7 +205,7 @@ class SimDRDeconvResNet(SimpleBaseline):
     """
 
     head_name = "simdr_deconv"
-    output_names = ("simcc_x", "simcc_y")
+    output_names = SimDRCodec.output_names
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  split_ratio: float, deconv_channels: Sequence[int] = (256, 256, 256)) -> None:

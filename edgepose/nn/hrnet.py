@@ -34,6 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from edgepose.codecs import HeatmapCodec, SimDRCodec
 from edgepose.errors import InputError
 from edgepose.nn.heads import check_num_keypoints, num_bins
 from edgepose.nn.resnet import BasicBlock, Bottleneck
@@ -234,7 +235,7 @@ class PoseHRNet(HRNet):
     """
 
     head_name = "heatmap"
-    output_names: tuple[str, ...] = ("heatmaps",)
+    output_names: tuple[str, ...] = HeatmapCodec.output_names
 
     def __init__(self, backbone: str, num_keypoints: int, input_hw: Sequence[int]) -> None:
         num_keypoints = check_num_keypoints(num_keypoints)
@@ -267,7 +268,7 @@ class SimDRHRNet(PoseHRNet):
     """
 
     head_name = "simdr"
-    output_names = ("simcc_x", "simcc_y")
+    output_names = SimDRCodec.output_names
 
     def __init__(self, backbone: str, num_keypoints: int, input_hw: Sequence[int], *,
                  split_ratio: float) -> None:

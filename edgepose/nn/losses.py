@@ -20,16 +20,21 @@ with ``0 log 0 = 0``):
   the default keeps the official one so official learning rates carry over.
 * :func:`joints_mse_loss`, paper eq. (1) as in the official ``JointsMSELoss``:
   ``0.5 * mean_{b,k,p} (w_bk (H_pred - H_gt))^2``.
+
+Which loss trains which codec is decided here, by :func:`criterion_for_codec` (SimDR -> KL with
+label smoothing, SimDR* -> KL, heatmap -> MSE), not by the training loop.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgepose.codecs import Codec, HeatmapCodec, SimDRCodec, SimDRStarCodec
 from edgepose.errors import InputError
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "SimDRLoss",
     "SimDRStarLoss",
     "JointsMSELoss",
+    "Criterion",
+    "criterion_for_codec",
 ]
 
 Reduction = Literal["sum", "mean"]
@@ -194,3 +201,50 @@ class JointsMSELoss(nn.Module):
                 target_weight: torch.Tensor | None = None) -> torch.Tensor:
         weight = target_weight if self.use_target_weight else None
         return joints_mse_loss(heatmaps, target, weight)
+
+
+#: a training loss: (model outputs, the batch's stacked codec targets) -> scalar tensor
+Criterion = Callable[[Any, dict[str, torch.Tensor]], torch.Tensor]
+
+
+def _simdr_criterion(loss: nn.Module) -> Criterion:
+    def simdr(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return loss(outputs, batch["target_x"], batch["target_y"], batch["target_weight"])
+
+    return simdr
+
+
+def _heatmap_criterion() -> Criterion:
+    mse = JointsMSELoss()
+
+    def heatmap(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return mse(outputs, batch["heatmap"], batch["target_weight"])
+
+    return heatmap
+
+
+#: codec class -> maker of the loss its targets train with (the targets are ``codec.encode``'s keys)
+_CRITERIA: dict[type[Codec], Callable[[], Criterion]] = {
+    SimDRStarCodec: lambda: _simdr_criterion(SimDRStarLoss()),
+    SimDRCodec: lambda: _simdr_criterion(SimDRLoss()),
+    HeatmapCodec: _heatmap_criterion,
+}
+
+
+def criterion_for_codec(codec: Codec) -> Criterion:
+    """The training loss of ``codec``'s targets: SimDR -> :class:`SimDRLoss` (KL to label-smoothed
+    targets), SimDR* -> :class:`SimDRStarLoss` (KL to Gaussian targets), heatmap ->
+    :class:`JointsMSELoss`. A subclass of a codec trains with its base's loss.
+
+    The returned function takes ``(outputs, batch)``: the model's outputs (SimDR: ``(pred_x
+    (B, K, Nx), pred_y (B, K, Ny))`` logits; heatmap: ``(B, K, h, w)``) and the batch's stacked
+    targets (``target_x``, ``target_y``, ``target_weight`` or ``heatmap``, ``target_weight``).
+
+    Raises:
+        InputError: a codec no loss here trains.
+    """
+    for cls in type(codec).__mro__:
+        if cls in _CRITERIA:
+            return _CRITERIA[cls]()
+    raise InputError(f"no training loss for codec {type(codec).__name__}; losses exist for "
+                     f"{sorted(c.__name__ for c in _CRITERIA)}")

@@ -45,6 +45,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from edgepose.codecs import HeatmapCodec
 from edgepose.nn.heads import (
     check_num_keypoints,
     check_input_hw,
@@ -78,7 +79,7 @@ def _side_conv(in_channels: int, num_keypoints: int) -> nn.Sequential:
 class _MRHeatBase(ResNet):
     """Shared trunk and main deconvolution path of MRHeatNet1/2."""
 
-    output_names = ("heatmaps",)
+    output_names = HeatmapCodec.output_names
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int], *,
                  deconv_channels: int = 256) -> None:
@@ -153,7 +154,7 @@ class MRHeatNet2(_MRHeatBase):
 class _MRFeaBase(ResNet):
     """Multi-resolution feature-map learning; ``halve`` selects MRFeaNet2's path widths."""
 
-    output_names = ("heatmaps",)
+    output_names = HeatmapCodec.output_names
     halve_channels = False
 
     def __init__(self, depth: int, num_keypoints: int, input_hw: Sequence[int]) -> None:

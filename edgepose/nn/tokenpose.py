@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from edgepose.codecs import HeatmapCodec, SimDRCodec
 from edgepose.errors import InputError
 from edgepose.nn.heads import check_num_keypoints, num_bins
 from edgepose.nn.resnet import Bottleneck
@@ -338,7 +339,7 @@ class TokenPose(nn.Module):
     """
 
     head_name = "heatmap"
-    output_names: tuple[str, ...] = ("heatmaps",)
+    output_names: tuple[str, ...] = HeatmapCodec.output_names
 
     def __init__(self, backbone: str, num_keypoints: int, input_hw: Sequence[int]) -> None:
         super().__init__()
@@ -364,7 +365,7 @@ class SimDRTokenPose(TokenPose):
     """
 
     head_name = "simdr"
-    output_names = ("simcc_x", "simcc_y")
+    output_names = SimDRCodec.output_names
 
     def __init__(self, backbone: str, num_keypoints: int, input_hw: Sequence[int], *,
                  split_ratio: float) -> None:

@@ -70,6 +70,7 @@ import cv2
 import numpy as np
 
 from edgepose.errors import BackendNotInstalledError, InputError, ModelFileError, did_you_mean
+from edgepose.preprocess import check_color_order
 
 logger = logging.getLogger(__name__)
 
@@ -306,8 +307,7 @@ class ModelDetector:
 
         if output_format not in OUTPUT_FORMATS:
             raise InputError(f"output_format must be one of {OUTPUT_FORMATS}; got {output_format!r}")
-        if color_order not in ("rgb", "bgr"):
-            raise InputError(f"color_order must be 'rgb' or 'bgr'; got {color_order!r}")
+        check_color_order(color_order)
         self.backend = load_backend(path, backend, threads)
         try:
             if output_format == "auto":

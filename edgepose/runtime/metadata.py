@@ -7,25 +7,24 @@ The object is stored under the key ``"edgepose"``:
 * TFLite: a flatbuffer ``metadata`` entry named ``"edgepose"`` whose buffer holds the
   UTF-8 JSON.
 
-Fields (``format_version`` 1)::
+Fields (``format_version`` 2)::
 
-    format_version   1
+    format_version   2
     edgepose_version version of the package that wrote the file
     model            registry name
-    spec             ModelSpec.to_dict() without "files"
-    codec            codec dict (codec_from_dict rebuilds it)
-    input_hw         [H, W]
-    mean, std        3 floats each, per input channel in the model's channel order, pixel/255
-    color_order      "bgr" | "rgb"
-    keypoint_set     "coco17" | "mpii16" | "crowdpose14"
+    spec             ModelSpec.to_dict() without "files": the one place that says how to feed
+                     and decode the model -- codec (codec_from_dict rebuilds it), input_hw [H, W],
+                     mean and std (3 floats each, per input channel in the model's channel order,
+                     pixel/255), color_order "bgr" | "rgb", keypoint_set "coco17" | "mpii16" |
+                     "crowdpose14" -- plus arch, name, description
     layout           "NCHW" | "NHWC"  (layout of the input tensor)
     input_dtype      "float32" | "int8" (int8: quantise with the input tensor's scale/zero point)
     output_dtype     "float32" | "int8" (int8: dequantise with each output's scale/zero point)
     precision        "fp32" | "fp16" | "int8"
-    outputs          ["simcc_x", "simcc_y"] or ["heatmaps"]: the role of each output tensor, in
-                     the file's output order (ONNX graph outputs / TFLite subgraph outputs);
-                     the tensors also carry these names (ONNX output names, TFLite
-                     signature output names)
+    outputs          the codec's output names (``Codec.output_names``: ["simcc_x", "simcc_y"] or
+                     ["heatmaps"]) in the file's output order (ONNX graph outputs / TFLite
+                     subgraph outputs): the role of each output tensor; the tensors also carry
+                     these names (ONNX output names, TFLite signature output names)
     batch_size       null (dynamic batch axis) or the fixed batch size
     input_name       name of the input tensor ("input")
     quantization     only for int8 files: how they were calibrated (free-form dict)
@@ -46,8 +45,14 @@ copied elsewhere) behaves as it does by registry name::
 ``spec`` carries the same two values (``spec["score_threshold"]``, ``spec["trained_on"]``),
 so it describes the weights in the file rather than whatever the registry ships.
 
+Files of ``format_version`` 1 (edgepose before 2026-12-07) also carry codec, input_hw, mean,
+std, color_order and keypoint_set at the top level, a copy of those in ``spec``; they are still
+read, from their top level as then. Readers never pick those fields themselves: they ask
+:func:`input_spec_of`, :func:`codec_of` and :func:`keypoint_set_of`, which know both versions.
+
 This module is the schema: it builds (:func:`make_metadata`, :func:`with_runtime_defaults`),
-checks (:func:`validate_metadata`), serialises (:func:`encode_metadata`) and parses
+checks (:func:`validate_metadata`), reads (:func:`input_spec_of`, :func:`codec_of`,
+:func:`keypoint_set_of`), serialises (:func:`encode_metadata`) and parses
 (:func:`parse_metadata`: strict JSON, never evaluated) the object. The runtime's backends read
 it through their own runtimes (:mod:`edgepose.runtime.model_info`); reading and writing it
 inside ONNX and TFLite files without those runtimes is the export side's job
@@ -61,40 +66,35 @@ import math
 import os
 from typing import Any
 
-from edgepose.codecs import CODEC_TYPES, codec_from_dict
+from edgepose.codecs import codec_from_dict
 from edgepose.errors import EdgeposeError, ModelFileError
-from edgepose.preprocess import COLOR_ORDERS, LAYOUTS
+from edgepose.preprocess import LAYOUTS, InputSpec
 from edgepose.runtime.metadata_json import loads_metadata
 from edgepose.version import __version__
+from edgepose.zoo import ModelSpec
 
-__all__ = ["DTYPES", "FORMAT_VERSION", "PRECISIONS", "encode_metadata", "make_metadata", "output_names_for_codec",
-           "parse_metadata", "validate_metadata", "with_runtime_defaults"]
+__all__ = ["DTYPES", "FORMAT_VERSION", "PRECISIONS", "codec_of", "encode_metadata", "input_spec_of", "keypoint_set_of",
+           "make_metadata", "parse_metadata", "validate_metadata", "with_runtime_defaults"]
 
-FORMAT_VERSION = 1
+#: the version this package writes; it reads 1 and 2 (module docstring)
+FORMAT_VERSION = 2
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "int8")
 _KEEP: Any = object()  # with_runtime_defaults: leave the key as it is
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "format_version": int, "edgepose_version": str, "model": str, "spec": dict, "codec": dict,
-    "input_hw": list, "mean": list, "std": list, "color_order": str, "keypoint_set": str,
+    "format_version": int, "edgepose_version": str, "model": str, "spec": dict,
     "layout": str, "input_dtype": str, "precision": str, "outputs": list,
+}
+#: how to feed and decode the model: in ``spec`` (format 2), at the top level (format 1)
+_DESCRIPTION: dict[str, type] = {
+    "codec": dict, "input_hw": list, "mean": list, "std": list, "color_order": str, "keypoint_set": str,
 }
 
 
 # ---- building and checking the JSON object ------------------------------------------------
-def output_names_for_codec(codec: dict[str, Any]) -> list[str]:
-    """Output tensor names of a codec dict's type, as the codec class names them
-    (:attr:`Codec.output_names`): SimDR -> simcc_x/simcc_y, heatmap -> heatmaps."""
-    kind = codec.get("type")
-    cls = CODEC_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None or not cls.output_names:
-        raise ModelFileError(f"cannot name the outputs of codec type {kind!r}")
-    return list(cls.output_names)
-
-
 def make_metadata(
-    spec: Any,
+    spec: ModelSpec,
     layout: str,
     precision: str,
     *,
@@ -110,7 +110,7 @@ def make_metadata(
     """The metadata object of one exported file of ``spec`` (a ``ModelSpec``).
 
     Args:
-        spec: the model's ``ModelSpec``.
+        spec: the model's ``ModelSpec`` (its ``to_dict()`` without files becomes ``spec``).
         layout: "NCHW" or "NHWC", layout of the input tensor of the file.
         precision: "fp32", "fp16" or "int8".
         input_dtype / output_dtype: "float32", or "int8" when the file's input/outputs are
@@ -125,10 +125,11 @@ def make_metadata(
             registry's (which describe the shipped weights, not necessarily these).
 
     Returns:
-        A JSON-serialisable dict that passes :func:`validate_metadata`.
+        A JSON-serialisable dict of ``format_version`` :data:`FORMAT_VERSION` that passes
+        :func:`validate_metadata`; ``input_spec_of`` of it is ``spec.input_spec`` with ``layout``.
     """
 
-    names = output_names_for_codec(dict(spec.codec))
+    names = list(spec.build_codec().output_names)
     if outputs is not None and sorted(outputs) != sorted(names):
         raise ModelFileError(f"outputs {outputs} are not the outputs {names} of codec {spec.codec.get('type')!r}")
     spec_dict = spec.to_dict()
@@ -138,12 +139,6 @@ def make_metadata(
         "edgepose_version": __version__,
         "model": spec.name,
         "spec": spec_dict,
-        "codec": dict(spec.codec),
-        "input_hw": [int(v) for v in spec.input_hw],
-        "mean": [float(v) for v in spec.mean],
-        "std": [float(v) for v in spec.std],
-        "color_order": spec.color_order,
-        "keypoint_set": spec.keypoint_set,
         "layout": layout,
         "input_dtype": input_dtype,
         "output_dtype": output_dtype,
@@ -200,19 +195,27 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
         )
     if meta["format_version"] < 1:
         raise bad(f"format_version {meta['format_version']} is not valid")
-    hw = meta["input_hw"]
-    if len(hw) != 2 or not all(isinstance(v, int) and v > 0 for v in hw):
-        raise bad(f"input_hw must be [H, W] positive integers, got {hw!r}")
+    where = "" if meta["format_version"] == 1 else "spec."
+    description = _description(meta)
+    for key, kind in _DESCRIPTION.items():
+        if key not in description:
+            raise bad(f"missing field {where + key!r}")
+        if not isinstance(description[key], kind):
+            raise bad(f"field {where + key!r} should be {kind.__name__}, got {description[key]!r}")
+    hw = description["input_hw"]
+    if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in hw):
+        raise bad(f"{where}input_hw must be [H, W] positive integers, got {hw!r}")
     for key in ("mean", "std"):
-        vals = meta[key]
+        vals = description[key]
         if len(vals) != 3 or not all(_finite_number(v) for v in vals):
-            raise bad(f"{key} must be 3 finite numbers, got {vals!r}")
-    if any(v <= 0 for v in meta["std"]):
-        raise bad(f"std must be positive, got {meta['std']!r}")
-    choices = {
-        "color_order": COLOR_ORDERS, "layout": LAYOUTS, "precision": PRECISIONS,
-        "input_dtype": DTYPES, "output_dtype": DTYPES,
-    }
+            raise bad(f"{where}{key} must be 3 finite numbers, got {vals!r}")
+    if meta["layout"] not in LAYOUTS:
+        raise bad(f"layout must be one of {list(LAYOUTS)}, got {meta['layout']!r}")
+    try:  # the values, as every InputSpec is checked (colour order, 0..255-looking mean/std, std > 0)
+        _input_spec(description, meta["layout"])
+    except EdgeposeError as exc:
+        raise bad(f"{where[:-1]}: {exc}" if where else str(exc)) from None
+    choices = {"precision": PRECISIONS, "input_dtype": DTYPES, "output_dtype": DTYPES}
     for key, allowed in choices.items():
         if key in meta and meta[key] not in allowed:
             raise bad(f"{key} must be one of {list(allowed)}, got {meta[key]!r}")
@@ -227,12 +230,39 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch <= 0):
         raise bad(f"batch_size must be null or a positive integer, got {batch!r}")
     try:
-        codec = codec_from_dict(meta["codec"])
+        codec = codec_from_dict(description["codec"])
     except EdgeposeError as exc:
-        raise bad(f"codec: {exc}") from None
+        raise bad(f"{where}codec: {exc}") from None
     if list(codec.input_hw) != hw:
-        raise bad(f"codec input_hw {list(codec.input_hw)} differs from input_hw {hw}")
+        raise bad(f"{where}codec input_hw {list(codec.input_hw)} differs from input_hw {hw}")
     return meta
+
+
+# ---- reading the model's description ------------------------------------------------------
+def _description(meta: dict[str, Any]) -> dict[str, Any]:
+    """Where a validated-shape object keeps codec, input_hw, mean, std, color_order and keypoint_set."""
+    return meta if meta["format_version"] == 1 else meta["spec"]
+
+
+def _input_spec(description: dict[str, Any], layout: Any) -> InputSpec:
+    return InputSpec(description["input_hw"], description["mean"], description["std"], description["color_order"],
+                     layout)
+
+
+def input_spec_of(meta: dict[str, Any]) -> InputSpec:
+    """How to feed the file of the (validated) metadata ``meta``: its input_hw, mean, std and colour
+    order, with the layout of the file's input tensor (``meta["layout"]``); formats 1 and 2."""
+    return _input_spec(_description(meta), meta["layout"])
+
+
+def codec_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The codec dict (``codec_from_dict`` rebuilds it) of the (validated) metadata ``meta``; formats 1 and 2."""
+    return dict(_description(meta)["codec"])
+
+
+def keypoint_set_of(meta: dict[str, Any]) -> str:
+    """The keypoint set name of the (validated) metadata ``meta``; formats 1 and 2."""
+    return str(_description(meta)["keypoint_set"])
 
 
 def _finite_number(v: Any) -> bool:

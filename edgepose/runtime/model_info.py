@@ -20,8 +20,8 @@ from edgepose.runtime.backends import BACKENDS, SUFFIXES, Backend, canonical_nam
 from edgepose.codecs import Codec, SimDRCodec, codec_from_dict
 from edgepose.checks import check_hw
 from edgepose.errors import InputError, ModelFileError, UnknownModelError, install_hint
-from edgepose.preprocess import InputSpec
-from edgepose.runtime.metadata import validate_metadata
+from edgepose.preprocess import InputSpec, InputSpecShortcuts
+from edgepose.runtime.metadata import codec_of, input_spec_of, keypoint_set_of, validate_metadata
 from edgepose.runtime.metadata_json import METADATA_KEY, loads_metadata
 from edgepose.skeleton import KeypointSet, get_keypoint_set
 
@@ -34,7 +34,7 @@ _FORMAT_BACKENDS = {"onnx": ("onnxruntime", "openvino"), "tflite": ("tflite",)}
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(InputSpecShortcuts):
     """How to feed and decode one model, from its metadata and/or the caller's arguments.
 
     Attributes:
@@ -58,26 +58,6 @@ class ModelInfo:
     precision: str = "unknown"
     macs: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def input_hw(self) -> tuple[int, int]:
-        """Model input (height, width)."""
-        return self.input_spec.input_hw
-
-    @property
-    def mean(self) -> tuple[float, float, float]:
-        """Per-channel mean, pixel/255 units, model channel order."""
-        return self.input_spec.mean
-
-    @property
-    def std(self) -> tuple[float, float, float]:
-        """Per-channel std, pixel/255 units, model channel order."""
-        return self.input_spec.std
-
-    @property
-    def color_order(self) -> str:
-        """Channel order the model expects."""
-        return self.input_spec.color_order
 
 
 # ---- model resolution ---------------------------------------------------------------------
@@ -189,6 +169,16 @@ def _parse_metadata(backend: Backend) -> dict[str, Any]:
     return validate_metadata(loads_metadata(text, backend.path), backend.path)
 
 
+def _described(meta: dict[str, Any]) -> dict[str, Any]:
+    """The file's own answer to how to feed and decode it ({} without metadata): codec (dict),
+    input_hw, mean, std, color_order and keypoint_set, read through the metadata schema."""
+    if not meta:
+        return {}
+    spec = input_spec_of(meta)
+    return {"codec": codec_of(meta), "input_hw": spec.input_hw, "mean": spec.mean, "std": spec.std,
+            "color_order": spec.color_order, "keypoint_set": keypoint_set_of(meta)}
+
+
 def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     """Combine the file's metadata with caller ``overrides`` (the fields of a
     :class:`~edgepose.runtime.options.ModelDescription`: codec, input_hw, mean, std, color_order,
@@ -199,11 +189,12 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
             arguments contradict the file (input size, output sizes, keypoint count).
     """
     meta = _parse_metadata(backend)
+    described = _described(meta)
     given = {k: v for k, v in overrides.items() if v is not None}
     for key in given:
-        if meta and key in meta and key != "output_names":
+        if key in described:
             logger.warning("%s: argument %s=%r overrides the file's metadata", backend.path.name, key, given[key])
-    codec_arg = given.get("codec", meta.get("codec"))
+    codec_arg = given.get("codec", described.get("codec"))
     if isinstance(codec_arg, dict):
         codec_arg = codec_from_dict(codec_arg)
     if codec_arg is not None and not isinstance(codec_arg, Codec):
@@ -212,11 +203,12 @@ def build_model_info(backend: Backend, overrides: dict[str, Any]) -> ModelInfo:
     if input_hw is None and codec_arg is not None and "codec" in given:
         input_hw = codec_arg.input_hw
     if input_hw is None:
-        input_hw = meta.get("input_hw")
+        input_hw = described.get("input_hw")
     values = {
-        "codec": codec_arg, "input_hw": input_hw, "mean": given.get("mean", meta.get("mean")),
-        "std": given.get("std", meta.get("std")), "color_order": given.get("color_order", meta.get("color_order")),
-        "keypoint_set": given.get("keypoint_set", meta.get("keypoint_set")),
+        "codec": codec_arg, "input_hw": input_hw, "mean": given.get("mean", described.get("mean")),
+        "std": given.get("std", described.get("std")),
+        "color_order": given.get("color_order", described.get("color_order")),
+        "keypoint_set": given.get("keypoint_set", described.get("keypoint_set")),
     }
     missing = [k for k, v in values.items() if v is None]
     if missing:

@@ -14,6 +14,7 @@ For a single image (:func:`coco_results`) the file holds the COCO results format
 ``{"image_id", "category_id": 1, "keypoints": [x1, y1, s1, ...], "score", "bbox": [x, y, w, h]}``
 with each keypoint's score in the third slot and the person's score the mean keypoint score.
 
+Numbers are rounded as in :meth:`PoseResult.to_dict` (:func:`edgepose.runtime.result.json_number`).
 numpy only; the runtime and the ``edgepose run`` command share it.
 """
 
@@ -25,57 +26,26 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from edgepose.atomic import write_bytes_atomic
+from edgepose.runtime.result import PoseResult, json_number
 
-if TYPE_CHECKING:
-    from edgepose.runtime.result import PoseResult
-
-__all__ = ["PoseJsonWriter", "coco_image_id", "coco_results", "frame_record", "result_record"]
+__all__ = ["PoseJsonWriter", "coco_image_id", "coco_results", "frame_record"]
 
 logger = logging.getLogger(__name__)
-
-#: decimals kept for pixel coordinates and scores in the JSON output
-DECIMALS = 3
-
-
-def _num(value: float) -> float | None:
-    """A JSON-safe rounded float (None for NaN/inf: strict JSON has no such numbers)."""
-    value = float(value)
-    return round(value, DECIMALS) if math.isfinite(value) else None
 
 
 def frame_record(result: PoseResult, frame: int, time: float | None) -> dict[str, Any]:
     """The JSON object of one frame's poses (see the module docstring)."""
     return {
         "frame": int(frame),
-        "time": None if time is None else _num(time),
+        "time": None if time is None else json_number(time),
         "keypoint_set": result.keypoint_set,
         "track_ids": [int(t) for t in result.track_ids],
-        "boxes": [[_num(v) for v in box] for box in result.boxes],
-        "keypoints": [[[_num(x), _num(y)] for x, y in person] for person in result.keypoints],
-        "scores": [[_num(s) for s in person] for person in result.scores],
-    }
-
-
-def result_record(result: PoseResult) -> dict[str, Any]:
-    """One result as a JSON-ready dict (``PoseResult.to_dict``): the fields of :func:`frame_record`
-    without ``frame``/``time``, plus ``frame_hw`` [H, W], ``keypoints_normalized`` (x / width,
-    y / height; null when the frame size is unknown), ``score_threshold`` and ``timings`` (ms)."""
-    h, w = (int(v) for v in result.frame_hw)
-    normalized = ([[[_num(x / w), _num(y / h)] for x, y in person] for person in result.keypoints]
-                  if h > 0 and w > 0 else None)
-    return {
-        "keypoint_set": result.keypoint_set,
-        "frame_hw": [h, w],
-        "score_threshold": _num(result.score_threshold),
-        "track_ids": [int(t) for t in result.track_ids],
-        "boxes": [[_num(v) for v in box] for box in result.boxes],
-        "keypoints": [[[_num(x), _num(y)] for x, y in person] for person in result.keypoints],
-        "keypoints_normalized": normalized,
-        "scores": [[_num(s) for s in person] for person in result.scores],
-        "timings": {k: _num(v) for k, v in result.timings.items()},
+        "boxes": [[json_number(v) for v in box] for box in result.boxes],
+        "keypoints": [[[json_number(x), json_number(y)] for x, y in person] for person in result.keypoints],
+        "scores": [[json_number(s) for s in person] for person in result.scores],
     }
 
 
@@ -92,12 +62,12 @@ def coco_results(result: PoseResult, image_id: int = 0, category_id: int = 1) ->
         scores = [float(s) for s in result.scores[person]]
         keypoints: list[float | None] = []
         for (x, y), s in zip(result.keypoints[person], scores):
-            keypoints += [_num(x), _num(y), _num(s)]
+            keypoints += [json_number(x), json_number(y), json_number(s)]
         finite = [s for s in scores if math.isfinite(s)]
         out.append({
             "image_id": int(image_id), "category_id": int(category_id), "keypoints": keypoints,
-            "score": _num(sum(finite) / len(finite)) if finite else 0.0,
-            "bbox": [_num(v) for v in result.boxes[person]],
+            "score": json_number(sum(finite) / len(finite)) if finite else 0.0,
+            "bbox": [json_number(v) for v in result.boxes[person]],
         })
     return out
 

@@ -9,15 +9,18 @@
     result[0].keypoints            # the first person
     result.keypoints_normalized    # (N, K, 2), x / frame width, y / frame height
     result.draw(frame)             # skeletons above the model's score threshold
-    result.to_json()               # one JSON object (edgepose.runtime.pose_json.result_record)
+    result.to_json()               # one JSON object (PoseResult.to_dict)
 
 numpy only; drawing goes through :mod:`edgepose.runtime.draw`, which works on arrays and knows
-nothing of results.
+nothing of results. A result's JSON object is made here (:meth:`PoseResult.to_dict`, numbers
+rounded by :func:`json_number`); files of them (JSON Lines, COCO results) are
+:mod:`edgepose.runtime.pose_json`'s, which imports this module and is never imported by it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,15 +28,22 @@ from typing import Any
 import numpy as np
 
 from edgepose.runtime.draw import draw_people
-from edgepose.runtime.pose_json import result_record
 
-__all__ = ["TIMING_KEYS", "Person", "PoseResult"]
+__all__ = ["DECIMALS", "TIMING_KEYS", "Person", "PoseResult", "json_number"]
 
 #: Stages timed per frame, in milliseconds. ``track`` is the tracker's bookkeeping (next
 #: boxes from the keypoints), apart from ``decode``; ``total`` is the whole call.
 TIMING_KEYS = ("detect", "preprocess", "infer", "decode", "track", "smooth", "total")
 #: threshold of results made without one (the heatmap convention)
 DEFAULT_DRAW_THRESHOLD = 0.3
+#: decimals kept for pixel coordinates and scores in the JSON output
+DECIMALS = 3
+
+
+def json_number(value: float) -> float | None:
+    """A JSON-safe float rounded to :data:`DECIMALS` (None for NaN/inf: strict JSON has no such numbers)."""
+    value = float(value)
+    return round(value, DECIMALS) if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -112,8 +122,25 @@ class PoseResult:
                            show_boxes=boxes, ids=ids)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (see :func:`edgepose.runtime.pose_json.result_record`)."""
-        return result_record(self)
+        """A JSON-ready dict: ``keypoint_set``, ``frame_hw`` [H, W], ``score_threshold``, and per
+        person (same order in every list) ``track_ids``, ``boxes`` [x, y, w, h], ``keypoints``
+        [[x, y], ...] frame px, ``keypoints_normalized`` (x / width, y / height; null when the frame
+        size is unknown) and ``scores``; then ``timings`` (ms). Numbers are :func:`json_number`'s."""
+        num = json_number
+        h, w = (int(v) for v in self.frame_hw)
+        normalized = ([[[num(x / w), num(y / h)] for x, y in person] for person in self.keypoints]
+                      if h > 0 and w > 0 else None)
+        return {
+            "keypoint_set": self.keypoint_set,
+            "frame_hw": [h, w],
+            "score_threshold": num(self.score_threshold),
+            "track_ids": [int(t) for t in self.track_ids],
+            "boxes": [[num(v) for v in box] for box in self.boxes],
+            "keypoints": [[[num(x), num(y)] for x, y in person] for person in self.keypoints],
+            "keypoints_normalized": normalized,
+            "scores": [[num(s) for s in person] for person in self.scores],
+            "timings": {k: num(v) for k, v in self.timings.items()},
+        }
 
     def to_json(self) -> str:
         """:meth:`to_dict` as strict JSON (NaN and inf become null)."""

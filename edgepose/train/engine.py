@@ -7,7 +7,8 @@ Everything a run needs is in its :class:`~edgepose.train.config.TrainConfig`; ch
 store it with the ModelSpec so they rebuild themselves.
 
 Precision: the forward pass runs under autocast in ``precision`` (bf16 on CPUs with
-AVX512-BF16/AMX and on CUDA, fp16 on CUDA with a GradScaler); the loss (softmax / KL / MSE)
+AVX512-BF16/AMX and on CUDA, fp16 on CUDA with a GradScaler); the codec's loss
+(``edgepose.nn.losses.criterion_for_codec``: softmax / KL / MSE)
 is computed in fp32 on fp32 copies of the outputs, and BatchNorm keeps fp32 parameters and
 running statistics. ``channels_last`` stores activations NHWC.
 
@@ -41,7 +42,6 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from edgepose.codecs import Codec
 from edgepose.data import AugmentConfig, CocoPoseDataset, CrowdPoseDataset, MpiiDataset, worker_init_fn
 from edgepose.errors import EdgeposeError, InputError
 from edgepose.evaluate import (
@@ -55,7 +55,7 @@ from edgepose.evaluate import (
     strict_json_value,
 )
 from edgepose.nn import build
-from edgepose.nn.losses import JointsMSELoss, SimDRLoss, SimDRStarLoss
+from edgepose.nn.losses import Criterion, criterion_for_codec
 from edgepose.nn.weights import RESIZABLE_HEADS, load_imagenet_backbone, load_pose_checkpoint
 from edgepose.preprocess import crops_to_frame
 from edgepose.train import distributed
@@ -67,32 +67,11 @@ from edgepose.zoo import ModelSpec, get_spec
 
 logger = logging.getLogger(__name__)
 
-Criterion = Callable[[Any, dict[str, torch.Tensor]], torch.Tensor]
-
-
 class TrainingDivergedError(EdgeposeError, FloatingPointError):
     """The loss became NaN or infinite (the recipe's learning rate is too high for the data)."""
 
 
 # ---- building blocks ---------------------------------------------------------------------
-def make_criterion(codec: Codec) -> Criterion:
-    """The loss of a codec: SimDR -> KL with label smoothing, SimDR* -> KL, heatmap -> MSE."""
-    kind = codec.to_dict()["type"]
-    if kind in ("simdr", "simdr_star"):
-        loss = SimDRLoss() if kind == "simdr" else SimDRStarLoss()
-
-        def simdr(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            return loss(outputs, batch["target_x"], batch["target_y"], batch["target_weight"])
-
-        return simdr
-    mse = JointsMSELoss()
-
-    def heatmap(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return mse(outputs, batch["heatmap"], batch["target_weight"])
-
-    return heatmap
-
-
 def build_datasets(config: TrainConfig, spec: ModelSpec) -> tuple[Dataset, Dataset | None]:
     """Training and validation datasets named by the config (validation None without val_ann)."""
     for key in ("train_ann", "train_images"):
@@ -441,7 +420,7 @@ def _run(config: TrainConfig, info: distributed.DistInfo) -> dict[str, Any]:
                 ", channels_last" if config.channels_last else "", config.lr_schedule, config.optimizer,
                 steps_per_epoch, config.batch_size * info.world_size, state.epoch + 1, config.epochs)
     net = DistributedDataParallel(model) if info.distributed else model
-    criterion = make_criterion(spec.build_codec())
+    criterion = criterion_for_codec(spec.build_codec())
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1))

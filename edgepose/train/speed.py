@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from edgepose.data import worker_init_fn
 from edgepose.nn import build
+from edgepose.nn.losses import criterion_for_codec
 from edgepose.train import distributed
 from edgepose.train.config import TrainConfig
 from edgepose.train.engine import (
@@ -37,7 +38,6 @@ from edgepose.train.engine import (
     build_datasets,
     collate,
     epoch_steps,
-    make_criterion,
     make_optimizer,
     train_one_epoch,
     validate,
@@ -77,7 +77,7 @@ def model_rate(spec: ModelSpec, batch: dict[str, Any], precision: str, channels_
     model = model.to(dev)
     optimizer = make_optimizer(model, config)
     scaler = torch.amp.GradScaler(dev.type, enabled=False)
-    criterion = make_criterion(spec.build_codec())
+    criterion = criterion_for_codec(spec.build_codec())
     info = distributed.DistInfo(rank=0, world_size=1, local_rank=0, device=dev)
     stamps: list[float] = []  # the clock as each step starts, and once after the last
 
@@ -135,7 +135,7 @@ def recipe_rate(config: TrainConfig, steps: int, warmup: int = 3) -> RecipeTimin
     model = model.to(dev)
     optimizer = make_optimizer(model, config)
     scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
-    criterion = make_criterion(spec.build_codec())
+    criterion = criterion_for_codec(spec.build_codec())
     info = distributed.DistInfo(rank=0, world_size=1, local_rank=0, device=dev)
     loader = make_loader(train_set, config.batch_size, config.workers, config.seed)
     state = RunState()
