@@ -167,9 +167,9 @@ def test_int8_tflite_quantizes_the_transformer_and_runs_in_the_estimator(model, 
     assert count["FULLY_CONNECTED", "int8", "int8"] == 1 + 4 * TINY.depth  # patch embedding, transformer
     assert count["FULLY_CONNECTED", "float32", "float32"] == 2  # the x / y head
     assert count["CONV_2D", "int8", "int8"] == ops.builtin["CONV_2D"]  # the whole stem
-    assert count["SOFTMAX", "float32", None] == TINY.depth
-    int8_matmuls = count["BATCH_MATMUL", "int8", "int8"]
-    assert int8_matmuls == (2 * TINY.depth if attention == "int8" else 0)
+    attention_dtype = "int8" if attention == "int8" else "float32"  # int8: the SOFTMAX kernel's 1/256 scale
+    assert count["BATCH_MATMUL", attention_dtype, attention_dtype] == 2 * TINY.depth  # Q K^T, A V
+    assert count["SOFTMAX", attention_dtype, None] == TINY.depth
     meta = read_metadata(path)
     assert meta["input_dtype"] == "int8" and meta["output_dtype"] == "float32"
     assert meta["quantization"]["attention"] == attention

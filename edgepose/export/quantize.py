@@ -27,8 +27,17 @@ nodes from the outputs back to the keypoint-token ``Slice``: ``mlp_head_x/y`` or
 heatmap ``mlp_head``) stay float; ``head="int8"`` quantizes the head too but still keeps
 LayerNorm and softmax float. ``attention="float"`` (the default) also keeps the two
 activation-by-activation matmuls of each attention (Q K^T with its scale, and A V) in float;
-``attention="int8"`` quantizes them too. The PT2E
-(TFLite) rule is unchanged: it keeps a transformer in float (a warning says so).
+``attention="int8"`` quantizes them too.
+
+Transformers (TFLite): the PT2E rule is the same, on the FX graph
+(:func:`fx_transformer_float_nodes`): every ``layer_norm`` and ``softmax`` and, with
+``head="float"``, the head (back from the outputs to the keypoint-token ``slice``) stay
+unannotated, so the convolution stem, the patch embedding and every transformer Linear layer
+(with the residual adds and the GELU between them) are int8. ``attention="float"`` also
+leaves the Q K^T matmul with its scale and the A V matmul unannotated; litert-torch's
+annotators have no matmul pattern, so ``attention="int8"`` annotates them here, with the
+softmax side of A V at the fixed scale 1/256 that the TFLite int8 ``SOFTMAX`` requires (the
+converter then makes the softmax int8 too).
 """
 
 from __future__ import annotations
@@ -85,10 +94,10 @@ class QuantOptions:
             ``Add``, which ONNX Runtime fuses into ``QLinearAdd``: about 10 % faster on x86-64,
             with rare one-step rounding differences between CPUs
             (:mod:`edgepose.export.qdq_portable`).
-        attention: ONNX transformers only (see module docstring): "float" (default) keeps
+        attention: transformers only (see module docstring): "float" (default) keeps
             the attention matmuls Q K^T and A V float, "int8" quantizes them (no more
-            accurate and slower in ONNX Runtime on x86-64 for TokenPose-S at 64x64). No
-            effect on convolutional models.
+            accurate and slower in ONNX Runtime on x86-64 for TokenPose-S at 64x64; in TFLite
+            the softmax becomes int8 too). No effect on convolutional models.
     """
 
     subset_size: int = 300
@@ -405,9 +414,8 @@ def tag_add_relu_sources(graph_module: torch.fx.GraphModule) -> int:
 def _pt2e_quantizer(skip: set[str], int8_matmuls: frozenset[str] | set[str] = frozenset()) -> Any:
     """litert-torch's PT2EQuantizer (per-channel int8) that leaves the nodes in ``skip`` unannotated
     and also quantizes the activation-by-activation matmuls named in ``int8_matmuls`` (int8 inputs
-    and output, the activation scheme of its linear layers). A matmul input that is a softmax gets
-    the fixed scale 1/256 and zero point -128: the converter then makes the softmax int8, and the
-    TFLite int8 ``SOFTMAX`` kernel accepts no other output scale."""
+    and output, the activation scheme of its linear layers; a softmax input then needs
+    :func:`fix_softmax_output_qparams` after calibration)."""
     from litert_torch.quantize import pt2e_quantizer as pq
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
@@ -420,13 +428,36 @@ def _pt2e_quantizer(skip: set[str], int8_matmuls: frozenset[str] | set[str] = fr
             for node in model.graph.nodes:
                 if node.name in int8_matmuls and "quantization_annotation" not in node.meta:
                     node.meta["quantization_annotation"] = QuantizationAnnotation(
-                        input_qspec_map={a: config.fixed_qparams if _fx_op(a, "softmax", "_softmax")
-                                         else config.input_activation for a in node.all_input_nodes},
+                        input_qspec_map={a: config.input_activation for a in node.all_input_nodes},
                         output_qspec=config.output_activation, _annotated=True)
             pq.propagate_annotation(model)
             return model
 
     return _SkippingQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
+
+
+#: output scale and zero point of the TFLite int8 ``SOFTMAX`` kernel (it accepts no others)
+SOFTMAX_QPARAMS = (1.0 / 256.0, -128)
+
+
+def fix_softmax_output_qparams(graph_module: torch.fx.GraphModule) -> int:
+    """Set every quantize / dequantize pair on a softmax output to :data:`SOFTMAX_QPARAMS`; returns
+    how many nodes changed.
+
+    A quantized softmax output (the A V input with ``attention="int8"``) makes litert-torch fuse
+    the softmax into an int8 ``SOFTMAX``, whose kernel refuses any output scale but 1/256 with
+    zero point -128; NNCF calibrates its own range and its torchao adapter does not take a
+    ``FixedQParamsQuantizationSpec``, so the calibrated parameters are overwritten here.
+    """
+    changed = 0
+    scale, zero_point = SOFTMAX_QPARAMS
+    for softmax in (n for n in graph_module.graph.nodes if _fx_op(n, "softmax", "_softmax")):
+        for quant in [u for u in softmax.users if "quantize_per_tensor" in str(u.target)]:
+            for node in (quant, *[u for u in quant.users if "dequantize_per_tensor" in str(u.target)]):
+                node.args = (node.args[0], scale, zero_point, *node.args[3:])
+                changed += 1
+    graph_module.recompile()
+    return changed
 
 
 def quantize_tflite(
@@ -486,6 +517,9 @@ def quantize_tflite(
         )
     except (nncf.ValidationError, RuntimeError, ValueError) as exc:
         raise ExportError(f"NNCF quantize_pt2e failed for {what}: {exc}") from exc
+    if int8_matmuls:
+        logger.debug("%s: %d softmax quantize/dequantize nodes set to the int8 SOFTMAX parameters", what,
+                     fix_softmax_output_qparams(quantized))
     quant = {
         "tool": f"nncf {nncf.__version__} quantize_pt2e + litert-torch PT2EQuantizer",
         "scheme": "int8 asymmetric per-tensor activations, symmetric per-channel weights",
