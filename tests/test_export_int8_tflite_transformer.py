@@ -2,6 +2,8 @@
 the transformer's Linear layers are int8, while LayerNorm, softmax, the SimDR head and (by
 default) the attention matmuls stay float (``edgepose.export.quantize.fx_transformer_float_nodes``).
 
+The residual stream (the token stream's adds and concatenations) stays float too.
+
 The model is ``simdr_tps_64`` narrowed to a tiny transformer (D 32, 2 layers, 2 heads: the same
 graph, so the rule and the converter see every pattern of TokenPose-S) with random, well-scaled
 weights, calibrated on the synthetic fixture's person crops. The FX rule tests are fast; the
@@ -90,16 +92,22 @@ def test_float_nodes_are_layernorm_softmax_head_and_attention(graph):
     assert float_linears == {"model.mlp_head_x.1", "model.mlp_head_y.1"}  # only the 1-D head
     assert len(linears - keep) == 1 + 4 * TINY.depth  # patch embedding; qkv, out, two feed-forward
     assert not calls(graph, "conv2d") & keep
-    scales = keep - layer_norms - softmaxes - matmuls - linears
-    assert len(calls(graph, "mul") & scales) == TINY.depth  # each Q K^T scale
+    # the token stream: two residual adds per layer, the position embedding added (and the
+    # keypoint tokens concatenated) before every layer but the first; not the stem's adds
+    stream = (calls(graph, "add") | calls(graph, "cat")) & keep
+    assert all(module_of(graph, n).startswith("model.features.transformer") for n in stream)
+    assert len(stream & calls(graph, "add")) == 2 * TINY.depth + TINY.depth - 1
+    assert len(stream & calls(graph, "cat")) == TINY.depth - 1
+    scales = keep - layer_norms - softmaxes - matmuls - linears - stream
+    assert scales == calls(graph, "mul") and len(scales) == TINY.depth  # each Q K^T scale
 
     keep_int8, int8_matmuls = fx_float_nodes(graph, QuantOptions(attention="int8"))
     assert int8_matmuls == matmuls and not matmuls & keep_int8
-    assert keep_int8 == keep - matmuls - calls(graph, "mul")
+    assert keep_int8 == keep - matmuls - scales
 
     no_head = fx_transformer_float_nodes(graph, head=False, attention="int8")
-    assert no_head == layer_norms | softmaxes
-    assert fx_float_nodes(graph, QuantOptions(head="int8", attention="int8")) == (layer_norms | softmaxes, matmuls)
+    assert no_head == layer_norms | softmaxes | stream
+    assert fx_float_nodes(graph, QuantOptions(head="int8", attention="int8")) == (no_head, matmuls)
 
 
 def test_attention_mode_is_checked(graph):
@@ -185,4 +193,6 @@ def test_int8_tflite_quantizes_the_transformer_and_runs_in_the_estimator(model, 
     assert np.isfinite(result.keypoints).all() and np.isfinite(result.scores).all()
     side = boxes[:, 2:].max(axis=1)[:, None]
     near = np.linalg.norm(result.keypoints - expected, axis=-1) <= 0.05 * side  # int8: near torch, not equal
-    assert near.mean() >= 0.8, f"{near.mean():.2f} of keypoints within 0.05 box sides of torch"
+    # random weights give flat logits, so argmaxes move; int8 attention (1/256 softmax steps) moves more
+    least = 0.8 if attention == "float" else 0.6
+    assert near.mean() >= least, f"{near.mean():.2f} of keypoints within 0.05 box sides of torch"

@@ -17,8 +17,8 @@ quantizer calibrated by NNCF ``quantize_pt2e`` (int8 asymmetric activations / sy
 channel weights; ``--preset`` does not apply); its input tensor is int8. ``--head float`` keeps
 the SimDR 1-D head (final conv + x/y Linear) in float. TokenPose (ONNX and TFLite): the stem, the
 patch embedding and the transformer's Linear layers are int8, LayerNorm, softmax and the head stay
-float, and so do the attention matmuls (Q K^T, A V) unless ``--attention int8`` (TFLite: the
-softmax then becomes int8 too). Files: ``{out}/{model}_int8.onnx``,
+float (TFLite: the residual stream too), and so do the attention matmuls (Q K^T, A V) unless
+``--attention int8`` (TFLite: the softmax then becomes int8 too). Files: ``{out}/{model}_int8.onnx``,
 ``{out}/{model}_int8.tflite``; all are written or none.
 
 Score threshold: each file's metadata carries ``score_threshold``, measured per file on the

@@ -29,15 +29,16 @@ LayerNorm and softmax float. ``attention="float"`` (the default) also keeps the 
 activation-by-activation matmuls of each attention (Q K^T with its scale, and A V) in float;
 ``attention="int8"`` quantizes them too.
 
-Transformers (TFLite): the PT2E rule is the same, on the FX graph
-(:func:`fx_transformer_float_nodes`): every ``layer_norm`` and ``softmax`` and, with
-``head="float"``, the head (back from the outputs to the keypoint-token ``slice``) stay
-unannotated, so the convolution stem, the patch embedding and every transformer Linear layer
-(with the residual adds and the GELU between them) are int8. ``attention="float"`` also
-leaves the Q K^T matmul with its scale and the A V matmul unannotated; litert-torch's
-annotators have no matmul pattern, so ``attention="int8"`` annotates them here, with the
-softmax side of A V at the fixed scale 1/256 that the TFLite int8 ``SOFTMAX`` requires (the
-converter then makes the softmax int8 too).
+Transformers (TFLite): the PT2E rule is the same on the FX graph
+(:func:`fx_transformer_float_nodes`), plus the token stream: every ``layer_norm`` and
+``softmax``, the residual adds and the position-embedding adds / concatenations after the
+first ``layer_norm`` and, with ``head="float"``, the head (back from the outputs to the
+keypoint-token ``slice``) stay unannotated, so the convolution stem, the patch embedding and
+every transformer Linear layer (with the GELU between two of them) are int8 and the residual
+stream is float. ``attention="float"`` also leaves the Q K^T matmul with its scale and the
+A V matmul unannotated; litert-torch's annotators have no matmul pattern, so
+``attention="int8"`` annotates them here, with the softmax side of A V at the fixed scale
+1/256 that the TFLite int8 ``SOFTMAX`` requires (the converter then makes the softmax int8 too).
 """
 
 from __future__ import annotations
@@ -258,9 +259,12 @@ def fx_transformer_float_nodes(graph_module: torch.fx.GraphModule, *, head: bool
     """Names of the FX nodes a transformer keeps in float in PT2E (see module docstring).
 
     The FX counterpart of :func:`onnx_transformer_float_nodes`: every ``layer_norm`` and
-    ``softmax``; with ``head`` the head (from the outputs back to, not including, the first
-    ``slice`` / ``select`` on every path: the keypoint tokens); with ``attention="float"`` the
-    matmuls next to each softmax (Q K^T with its scale ``mul`` / ``div``, and A V).
+    ``softmax``, and the token stream's ``add`` and ``cat`` nodes after the first
+    ``layer_norm`` (the residual adds and the position embedding added before each layer: an
+    int8 residual stream is the largest int8 error of TokenPose in TFLite); with ``head`` the
+    head (from the outputs back to, not including, the first ``slice`` / ``select`` on every
+    path: the keypoint tokens); with ``attention="float"`` the matmuls next to each softmax
+    (Q K^T with its scale ``mul`` / ``div``, and A V).
 
     Raises:
         ExportError: the graph has no softmax or no token slice before the outputs.
@@ -271,7 +275,9 @@ def fx_transformer_float_nodes(graph_module: torch.fx.GraphModule, *, head: bool
     softmaxes = [n for n in nodes if _fx_op(n, "softmax", "_softmax")]
     if not softmaxes:
         raise ExportError("not a transformer: no softmax in the graph")
-    keep = {n.name for n in nodes if _fx_op(n, "layer_norm", "native_layer_norm")} | {n.name for n in softmaxes}
+    norms = [n for n in nodes if _fx_op(n, "layer_norm", "native_layer_norm")]
+    keep = {n.name for n in norms} | {n.name for n in softmaxes}
+    keep.update(n.name for n in _downstream(norms[:1]) if _fx_op(n, "add", "cat"))
     if head:
         output = next(n for n in graph_module.graph.nodes if n.op == "output")
         stops = ("slice", "select")
@@ -284,6 +290,18 @@ def fx_transformer_float_nodes(graph_module: torch.fx.GraphModule, *, head: bool
     if attention == "float":
         keep.update(n.name for n in attention_nodes(softmaxes))
     return keep
+
+
+def _downstream(starts: Iterable[torch.fx.Node]) -> list[torch.fx.Node]:
+    """The nodes that use ``starts``' outputs, directly or not (``starts`` excluded)."""
+    seen: dict[str, torch.fx.Node] = {}
+    stack = [u for n in starts for u in n.users]
+    while stack:
+        node = stack.pop()
+        if node.name not in seen:
+            seen[node.name] = node
+            stack.extend(node.users)
+    return list(seen.values())
 
 
 def attention_nodes(softmaxes: Iterable[torch.fx.Node]) -> list[torch.fx.Node]:
