@@ -82,7 +82,8 @@ def module_of(graph: torch.fx.GraphModule, name: str) -> str:
 
 
 def test_float_nodes_are_layernorm_softmax_head_and_attention(graph):
-    layer_norms, softmaxes, linears, matmuls = (calls(graph, op) for op in ("layer_norm", "softmax", "linear", "matmul"))
+    layer_norms, softmaxes, linears, matmuls = (calls(graph, op)
+                                                for op in ("layer_norm", "softmax", "linear", "matmul"))
     assert len(softmaxes) == TINY.depth and len(matmuls) == 2 * TINY.depth
     assert softmaxes <= fx_head_nodes(graph)  # the convolution rule would keep the transformer float
 
@@ -185,8 +186,8 @@ def test_int8_tflite_quantizes_the_transformer_and_runs_in_the_estimator(model, 
     frame, boxes = scene
     batch, matrices = preprocess_crops(frame, boxes, spec)
     with torch.no_grad():
-        expected = crops_to_frame(spec.build_codec().decode(tuple(o.numpy() for o in model(torch.from_numpy(batch))))[0],
-                                  matrices)
+        logits = tuple(o.numpy() for o in model(torch.from_numpy(batch)))
+    expected = crops_to_frame(spec.build_codec().decode(logits)[0], matrices)
     with Estimator(path, backend="tflite", threads=1, smoothing=None) as est:
         result = est.estimate(frame, boxes)
     assert result.keypoints.shape == expected.shape == (len(boxes), 17, 2)

@@ -335,8 +335,8 @@ def fx_float_nodes(graph_module: torch.fx.GraphModule, options: QuantOptions) ->
     keep = fx_transformer_float_nodes(graph_module, head=options.head == "float", attention=options.attention)
     matmuls = ({n.name for n in attention_nodes(softmaxes) if _fx_op(n, "matmul", "bmm")}
                if options.attention == "int8" else set())
-    logger.info("transformer: %d of %d FX nodes stay float (LayerNorm, softmax%s%s) instead of the %d after the "
-                "last convolution", len(keep), sum(n.op == "call_function" for n in nodes),
+    logger.info("transformer: %d of %d FX nodes stay float (LayerNorm, softmax, residual stream%s%s) instead of the %d "
+                "after the last convolution", len(keep), sum(n.op == "call_function" for n in nodes),
                 ", head" if options.head == "float" else "",
                 ", attention matmuls" if options.attention == "float" else "", len(conv_head))
     return keep, matmuls
