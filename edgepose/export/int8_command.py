@@ -15,9 +15,10 @@ same results on x86-64 and aarch64 (``--fuse-residual-adds``: about 10 % faster 
 without that guarantee; see edgepose/export/qdq_portable.py). TFLite: litert-torch PT2E
 quantizer calibrated by NNCF ``quantize_pt2e`` (int8 asymmetric activations / symmetric per-
 channel weights; ``--preset`` does not apply); its input tensor is int8. ``--head float`` keeps
-the SimDR 1-D head (final conv + x/y Linear) in float. TokenPose (ONNX): the patch embedding and
-the transformer's Linear layers are int8, LayerNorm, softmax and the head stay float, and so
-do the attention matmuls (Q K^T, A V) unless ``--attention int8``. Files: ``{out}/{model}_int8.onnx``,
+the SimDR 1-D head (final conv + x/y Linear) in float. TokenPose (ONNX and TFLite): the stem, the
+patch embedding and the transformer's Linear layers are int8, LayerNorm, softmax and the head stay
+float (TFLite: the residual stream too), and so do the attention matmuls (Q K^T, A V) unless
+``--attention int8`` (TFLite: the softmax then becomes int8 too). Files: ``{out}/{model}_int8.onnx``,
 ``{out}/{model}_int8.tflite``; all are written or none.
 
 Score threshold: each file's metadata carries ``score_threshold``, measured per file on the
@@ -60,7 +61,7 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> ar
     parser.add_argument("--head", choices=HEAD_MODES, default="float",
                         help="keep the 1-D head in float (default) or quantize everything")
     parser.add_argument("--attention", choices=ATTENTION_MODES, default="float",
-                        help="ONNX transformers (TokenPose): keep the attention matmuls Q K^T and A V float (default) "
+                        help="transformers (TokenPose): keep the attention matmuls Q K^T and A V float (default) "
                              "or quantize them; no effect on convolutional models")
     parser.add_argument("--bias-correction", choices=("on", "off"), default="on", help="NNCF fast bias correction")
     parser.add_argument("--fuse-residual-adds", action="store_true",

@@ -27,8 +27,18 @@ nodes from the outputs back to the keypoint-token ``Slice``: ``mlp_head_x/y`` or
 heatmap ``mlp_head``) stay float; ``head="int8"`` quantizes the head too but still keeps
 LayerNorm and softmax float. ``attention="float"`` (the default) also keeps the two
 activation-by-activation matmuls of each attention (Q K^T with its scale, and A V) in float;
-``attention="int8"`` quantizes them too. The PT2E
-(TFLite) rule is unchanged: it keeps a transformer in float (a warning says so).
+``attention="int8"`` quantizes them too.
+
+Transformers (TFLite): the PT2E rule is the same on the FX graph
+(:func:`fx_transformer_float_nodes`), plus the token stream: every ``layer_norm`` and
+``softmax``, the residual adds and the position-embedding adds / concatenations after the
+first ``layer_norm`` and, with ``head="float"``, the head (back from the outputs to the
+keypoint-token ``slice``) stay unannotated, so the convolution stem, the patch embedding and
+every transformer Linear layer (with the GELU between two of them) are int8 and the residual
+stream is float. ``attention="float"`` also leaves the Q K^T matmul with its scale and the
+A V matmul unannotated; litert-torch's annotators have no matmul pattern, so
+``attention="int8"`` annotates them here, with the softmax side of A V at the fixed scale
+1/256 that the TFLite int8 ``SOFTMAX`` requires (the converter then makes the softmax int8 too).
 """
 
 from __future__ import annotations
@@ -63,7 +73,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "QuantOptions", "quantize_onnx", "quantize_tflite", "onnx_head_nodes", "onnx_float_nodes",
-    "onnx_transformer_float_nodes", "fx_head_nodes",
+    "onnx_transformer_float_nodes", "fx_head_nodes", "fx_transformer_float_nodes", "fx_float_nodes",
 ]
 
 PRESETS = ("performance", "mixed")
@@ -85,10 +95,10 @@ class QuantOptions:
             ``Add``, which ONNX Runtime fuses into ``QLinearAdd``: about 10 % faster on x86-64,
             with rare one-step rounding differences between CPUs
             (:mod:`edgepose.export.qdq_portable`).
-        attention: ONNX transformers only (see module docstring): "float" (default) keeps
+        attention: transformers only (see module docstring): "float" (default) keeps
             the attention matmuls Q K^T and A V float, "int8" quantizes them (no more
-            accurate and slower in ONNX Runtime on x86-64 for TokenPose-S at 64x64). No
-            effect on convolutional models.
+            accurate and slower in ONNX Runtime on x86-64 for TokenPose-S at 64x64; in TFLite
+            the softmax becomes int8 too). No effect on convolutional models.
     """
 
     subset_size: int = 300
@@ -239,6 +249,99 @@ def fx_head_nodes(graph_module: torch.fx.GraphModule) -> set[str]:
     return {n.name for n in nodes if n.op == "call_function"}
 
 
+def _fx_op(node: torch.fx.Node, *names: str) -> bool:
+    """Whether ``node`` calls one of the aten ops ``names`` (e.g. "layer_norm": any overload)."""
+    return node.op == "call_function" and str(node.target).split(".")[:2] in (["aten", n] for n in names)
+
+
+def fx_transformer_float_nodes(graph_module: torch.fx.GraphModule, *, head: bool = True,
+                               attention: str = "float") -> set[str]:
+    """Names of the FX nodes a transformer keeps in float in PT2E (see module docstring).
+
+    The FX counterpart of :func:`onnx_transformer_float_nodes`: every ``layer_norm`` and
+    ``softmax``, and the token stream's ``add`` and ``cat`` nodes after the first
+    ``layer_norm`` (the residual adds and the position embedding added before each layer: an
+    int8 residual stream is the largest int8 error of TokenPose in TFLite); with ``head`` the
+    head (from the outputs back to, not including, the first ``slice`` / ``select`` on every
+    path: the keypoint tokens); with ``attention="float"`` the matmuls next to each softmax
+    (Q K^T with its scale ``mul`` / ``div``, and A V).
+
+    Raises:
+        ExportError: the graph has no softmax or no token slice before the outputs.
+    """
+    if attention not in ATTENTION_MODES:
+        raise InputError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+    nodes = [n for n in graph_module.graph.nodes if n.op == "call_function"]
+    softmaxes = [n for n in nodes if _fx_op(n, "softmax", "_softmax")]
+    if not softmaxes:
+        raise ExportError("not a transformer: no softmax in the graph")
+    norms = [n for n in nodes if _fx_op(n, "layer_norm", "native_layer_norm")]
+    keep = {n.name for n in norms} | {n.name for n in softmaxes}
+    keep.update(n.name for n in _downstream(norms[:1]) if _fx_op(n, "add", "cat"))
+    if head:
+        output = next(n for n in graph_module.graph.nodes if n.op == "output")
+        stops = ("slice", "select")
+        head_nodes = _walk_back(output.all_input_nodes,
+                                lambda n: [a for a in n.all_input_nodes if a.op == "call_function"],
+                                lambda n: _fx_op(n, *stops))
+        if not any(_fx_op(n, *stops) for n in head_nodes):
+            raise ExportError("could not find the transformer head: no token slice before the outputs")
+        keep.update(n.name for n in head_nodes if n.op == "call_function" and not _fx_op(n, *stops))
+    if attention == "float":
+        keep.update(n.name for n in attention_nodes(softmaxes))
+    return keep
+
+
+def _downstream(starts: Iterable[torch.fx.Node]) -> list[torch.fx.Node]:
+    """The nodes that use ``starts``' outputs, directly or not (``starts`` excluded)."""
+    seen: dict[str, torch.fx.Node] = {}
+    stack = [u for n in starts for u in n.users]
+    while stack:
+        node = stack.pop()
+        if node.name not in seen:
+            seen[node.name] = node
+            stack.extend(node.users)
+    return list(seen.values())
+
+
+def attention_nodes(softmaxes: Iterable[torch.fx.Node]) -> list[torch.fx.Node]:
+    """The FX nodes around each softmax: the A V matmul that consumes it, and Q K^T (the matmul
+    reached back from the softmax through its scale ``mul`` / ``div``) with the scale."""
+    found: list[torch.fx.Node] = []
+    for softmax in softmaxes:
+        found.extend(u for u in softmax.users if _fx_op(u, "matmul", "bmm"))
+        node: torch.fx.Node | None = softmax.all_input_nodes[0] if softmax.all_input_nodes else None
+        while node is not None and _fx_op(node, "mul", "div"):
+            found.append(node)
+            node = next((a for a in node.all_input_nodes if a.op == "call_function"), None)
+        if node is not None and _fx_op(node, "matmul", "bmm"):
+            found.append(node)
+    return found
+
+
+def fx_float_nodes(graph_module: torch.fx.GraphModule, options: QuantOptions) -> tuple[set[str], set[str]]:
+    """``(float, int8 matmuls)``: the FX nodes ``options`` keeps in float - the convolutional head
+    rule (:func:`fx_head_nodes`, ``head="float"`` only) or, when it would keep an attention in
+    float, the transformer rule (:func:`fx_transformer_float_nodes`) - and, for a transformer with
+    ``attention="int8"``, the attention matmuls to quantize (the PT2E annotators have no matmul
+    pattern; :func:`_pt2e_quantizer` annotates these)."""
+    nodes = list(graph_module.graph.nodes)
+    softmaxes = [n for n in nodes if _fx_op(n, "softmax", "_softmax")]
+    if not softmaxes:
+        return (fx_head_nodes(graph_module) if options.head == "float" else set()), set()
+    conv_head = fx_head_nodes(graph_module)
+    if not any(n.name in conv_head for n in softmaxes):
+        return (conv_head if options.head == "float" else set()), set()
+    keep = fx_transformer_float_nodes(graph_module, head=options.head == "float", attention=options.attention)
+    matmuls = ({n.name for n in attention_nodes(softmaxes) if _fx_op(n, "matmul", "bmm")}
+               if options.attention == "int8" else set())
+    logger.info("transformer: %d of %d FX nodes stay float (LayerNorm, softmax, residual stream%s%s) instead of the %d "
+                "after the last convolution", len(keep), sum(n.op == "call_function" for n in nodes),
+                ", head" if options.head == "float" else "",
+                ", attention matmuls" if options.attention == "float" else "", len(conv_head))
+    return keep, matmuls
+
+
 # ---- ONNX ---------------------------------------------------------------------------------
 def quantize_onnx(
     fp32_path: str | os.PathLike[str],
@@ -326,19 +429,53 @@ def tag_add_relu_sources(graph_module: torch.fx.GraphModule) -> int:
     return count
 
 
-def _pt2e_quantizer(skip: set[str]) -> Any:
-    """litert-torch's PT2EQuantizer (per-channel int8) that leaves the nodes in ``skip`` unannotated."""
+def _pt2e_quantizer(skip: set[str], int8_matmuls: frozenset[str] | set[str] = frozenset()) -> Any:
+    """litert-torch's PT2EQuantizer (per-channel int8) that leaves the nodes in ``skip`` unannotated
+    and also quantizes the activation-by-activation matmuls named in ``int8_matmuls`` (int8 inputs
+    and output, the activation scheme of its linear layers; a softmax input then needs
+    :func:`fix_softmax_output_qparams` after calibration)."""
     from litert_torch.quantize import pt2e_quantizer as pq
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
     class _SkippingQuantizer(pq.PT2EQuantizer):
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
-            if not skip:
+            if not skip and not int8_matmuls:
                 return super().annotate(model)
             self._annotate_all_static_patterns(model, self.global_config, lambda n: n.name not in skip)
+            config = self.global_config
+            for node in model.graph.nodes:
+                if node.name in int8_matmuls and "quantization_annotation" not in node.meta:
+                    node.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={a: config.input_activation for a in node.all_input_nodes},
+                        output_qspec=config.output_activation, _annotated=True)
             pq.propagate_annotation(model)
             return model
 
     return _SkippingQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
+
+
+#: output scale and zero point of the TFLite int8 ``SOFTMAX`` kernel (it accepts no others)
+SOFTMAX_QPARAMS = (1.0 / 256.0, -128)
+
+
+def fix_softmax_output_qparams(graph_module: torch.fx.GraphModule) -> int:
+    """Set every quantize / dequantize pair on a softmax output to :data:`SOFTMAX_QPARAMS`; returns
+    how many nodes changed.
+
+    A quantized softmax output (the A V input with ``attention="int8"``) makes litert-torch fuse
+    the softmax into an int8 ``SOFTMAX``, whose kernel refuses any output scale but 1/256 with
+    zero point -128; NNCF calibrates its own range and its torchao adapter does not take a
+    ``FixedQParamsQuantizationSpec``, so the calibrated parameters are overwritten here.
+    """
+    changed = 0
+    scale, zero_point = SOFTMAX_QPARAMS
+    for softmax in (n for n in graph_module.graph.nodes if _fx_op(n, "softmax", "_softmax")):
+        for quant in [u for u in softmax.users if "quantize_per_tensor" in str(u.target)]:
+            for node in (quant, *[u for u in quant.users if "dequantize_per_tensor" in str(u.target)]):
+                node.args = (node.args[0], scale, zero_point, *node.args[3:])
+                changed += 1
+    graph_module.recompile()
+    return changed
 
 
 def quantize_tflite(
@@ -387,11 +524,8 @@ def quantize_tflite(
         raise ExportError(f"torch.export cannot capture {what}: {type(exc).__name__}: {exc}") from exc
     tagged = tag_add_relu_sources(graph)
     logger.debug("%s: tagged %d add/relu nodes for the PT2E annotators", what, tagged)
-    skip = fx_head_nodes(graph) if options.head == "float" else set()
-    if any("softmax" in str(n.target) for n in graph.graph.nodes if n.name in skip):
-        logger.warning("%s: the TFLite head rule keeps everything after the last convolution in float, the "
-                       "transformer included (only the stem is int8); the ONNX int8 file quantizes it", what)
-    quantizer = _pt2e_quantizer(skip)
+    skip, int8_matmuls = fx_float_nodes(graph, options)
+    quantizer = _pt2e_quantizer(skip, int8_matmuls)
     subset = min(options.subset_size, len(x))
     dataset = nncf.Dataset([torch.from_numpy(x[i:i + 1]) for i in range(len(x))], lambda item: {INPUT_NAME: item})
     try:
@@ -401,11 +535,15 @@ def quantize_tflite(
         )
     except (nncf.ValidationError, RuntimeError, ValueError) as exc:
         raise ExportError(f"NNCF quantize_pt2e failed for {what}: {exc}") from exc
+    if int8_matmuls:
+        logger.debug("%s: %d softmax quantize/dequantize nodes set to the int8 SOFTMAX parameters", what,
+                     fix_softmax_output_qparams(quantized))
     quant = {
         "tool": f"nncf {nncf.__version__} quantize_pt2e + litert-torch PT2EQuantizer",
         "scheme": "int8 asymmetric per-tensor activations, symmetric per-channel weights",
         "calibration_size": subset, "subset_size": options.subset_size, "head": options.head,
-        "bias_correction": options.bias_correction, "float_nodes": sorted(skip),
+        "bias_correction": options.bias_correction, "attention": options.attention, "float_nodes": sorted(skip),
+        "int8_attention_matmuls": sorted(int8_matmuls),
     }
     with StagedOutputs() as out:
         tmp = out.stage(target)
