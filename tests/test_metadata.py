@@ -458,9 +458,10 @@ def test_one_input_spec_for_registry_files_and_preprocessing(tmp_path: Path) -> 
             dataclasses.replace(from_registry, **bad)
 
 
-def test_shipped_files_of_format_1_still_read() -> None:
-    """The weights in the package were written with format-1 metadata: each reads, and describes
-    the model as its registry entry does (the file's own layout apart)."""
+def test_shipped_files_read_and_match_the_registry() -> None:
+    """The weights in the package (format-1 metadata for files shipped before format 2, format 2
+    after): each reads, and describes the model as its registry entry does (the file's own layout
+    apart)."""
     from edgepose import download
     from edgepose.zoo import names_with_files
 
