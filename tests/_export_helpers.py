@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -85,3 +87,16 @@ def dequantized_adds(model) -> list[str]:
     producers = {o: n.op_type for n in model.graph.node for o in n.output}
     return [n.op_type for n in model.graph.node if n.op_type in ("Add", "Sum")
             and all(producers.get(i) == "DequantizeLinear" for i in n.input)]
+
+
+def busiest_scene(ann: Path, images: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The image of a COCO-format set with the most people (>= 5 labelled keypoints), BGR uint8,
+    and their ground-truth boxes (N, 4) xywh in px."""
+    data = json.loads(ann.read_text())
+    per_image: dict[int, list[list[float]]] = {}
+    for a in data["annotations"]:
+        if a["num_keypoints"] >= 5:
+            per_image.setdefault(a["image_id"], []).append(a["bbox"])
+    image_id = max(per_image, key=lambda i: len(per_image[i]))
+    name = next(im["file_name"] for im in data["images"] if im["id"] == image_id)
+    return cv2.imread(str(images / name)), np.array(per_image[image_id], np.float32)

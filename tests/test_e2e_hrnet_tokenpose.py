@@ -10,17 +10,16 @@ through the same preprocessing.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
+from _export_helpers import busiest_scene  # noqa: E402
 from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
 from torch import nn  # noqa: E402
 
@@ -60,14 +59,7 @@ def scaled_random(name: str, seed: int = 0) -> nn.Module:
 @pytest.fixture(scope="module")
 def scene() -> tuple[np.ndarray, np.ndarray]:
     """The fixture image with the most people, and their ground-truth boxes (N, 4) xywh."""
-    data = json.loads(ANN.read_text())
-    per_image: dict[int, list[list[float]]] = {}
-    for ann in data["annotations"]:
-        if ann["num_keypoints"] >= 5:
-            per_image.setdefault(ann["image_id"], []).append(ann["bbox"])
-    image_id = max(per_image, key=lambda i: len(per_image[i]))
-    name = next(im["file_name"] for im in data["images"] if im["id"] == image_id)
-    return cv2.imread(str(IMAGES / name)), np.array(per_image[image_id], np.float32)
+    return busiest_scene(ANN, IMAGES)
 
 
 def torch_keypoints(model: nn.Module, name: str, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:

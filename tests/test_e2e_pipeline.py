@@ -9,14 +9,12 @@ same preprocessing (float files tightly; int8 files loosely, the model is barely
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
-from _export_helpers import load_cli
+from _export_helpers import load_cli, busiest_scene
 
 from edgepose import Estimator
 from edgepose.train.rebuild import load_torch_model
@@ -56,14 +54,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def scene() -> tuple[np.ndarray, np.ndarray]:
     """The fixture image with the most people, and their ground-truth boxes (N, 4) xywh."""
-    data = json.loads(ANN.read_text())
-    per_image: dict[int, list[list[float]]] = {}
-    for ann in data["annotations"]:
-        if ann["num_keypoints"] >= 5:
-            per_image.setdefault(ann["image_id"], []).append(ann["bbox"])
-    image_id = max(per_image, key=lambda i: len(per_image[i]))
-    name = next(im["file_name"] for im in data["images"] if im["id"] == image_id)
-    return cv2.imread(str(IMAGES / name)), np.array(per_image[image_id], np.float32)
+    return busiest_scene(ANN, IMAGES)
 
 
 def torch_keypoints(checkpoint: Path, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:

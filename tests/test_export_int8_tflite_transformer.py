@@ -12,12 +12,10 @@ conversions (minutes of litert-torch lowering on a shared CPU) run with ``-m slo
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -25,6 +23,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("nncf")
 pytest.importorskip("litert_torch")
 pytest.importorskip("ai_edge_litert")
+from _export_helpers import busiest_scene  # noqa: E402
 from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
 from torch import nn  # noqa: E402
 
@@ -151,14 +150,7 @@ def crops() -> np.ndarray:
 @pytest.fixture(scope="module")
 def scene() -> tuple[np.ndarray, np.ndarray]:
     """The fixture image with the most people, and their ground-truth boxes (N, 4) xywh."""
-    data = json.loads(ANN.read_text())
-    per_image: dict[int, list[list[float]]] = {}
-    for ann in data["annotations"]:
-        if ann["num_keypoints"] >= 5:
-            per_image.setdefault(ann["image_id"], []).append(ann["bbox"])
-    image_id = max(per_image, key=lambda i: len(per_image[i]))
-    name = next(im["file_name"] for im in data["images"] if im["id"] == image_id)
-    return cv2.imread(str(IMAGES / name)), np.array(per_image[image_id], np.float32)
+    return busiest_scene(ANN, IMAGES)
 
 
 @pytest.mark.slow
