@@ -176,7 +176,7 @@ def test_int8_tflite_quantizes_the_transformer_and_runs_in_the_estimator(model, 
     assert meta["quantization"]["attention"] == attention
 
     frame, boxes = scene
-    batch, matrices = preprocess_crops(frame, boxes, spec)
+    batch, matrices = preprocess_crops(frame, boxes, spec.input_spec)
     with torch.no_grad():
         logits = tuple(o.numpy() for o in model(torch.from_numpy(batch)))
     expected = crops_to_frame(spec.build_codec().decode(logits)[0], matrices)
