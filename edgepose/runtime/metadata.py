@@ -212,7 +212,7 @@ def validate_metadata(meta: Any, source: str | os.PathLike[str]) -> dict[str, An
     if meta["layout"] not in LAYOUTS:
         raise bad(f"layout must be one of {list(LAYOUTS)}, got {meta['layout']!r}")
     try:  # the values, as every InputSpec is checked (colour order, 0..255-looking mean/std, std > 0)
-        _input_spec(description, meta["layout"])
+        InputSpec.from_dict(description, meta["layout"])
     except EdgeposeError as exc:
         raise bad(f"{where[:-1]}: {exc}" if where else str(exc)) from None
     choices = {"precision": PRECISIONS, "input_dtype": DTYPES, "output_dtype": DTYPES}
@@ -244,15 +244,10 @@ def _description(meta: dict[str, Any]) -> dict[str, Any]:
     return meta if meta["format_version"] == 1 else meta["spec"]
 
 
-def _input_spec(description: dict[str, Any], layout: Any) -> InputSpec:
-    return InputSpec(description["input_hw"], description["mean"], description["std"], description["color_order"],
-                     layout)
-
-
 def input_spec_of(meta: dict[str, Any]) -> InputSpec:
     """How to feed the file of the (validated) metadata ``meta``: its input_hw, mean, std and colour
     order, with the layout of the file's input tensor (``meta["layout"]``); formats 1 and 2."""
-    return _input_spec(_description(meta), meta["layout"])
+    return InputSpec.from_dict(_description(meta), meta["layout"])
 
 
 def codec_of(meta: dict[str, Any]) -> dict[str, Any]:
