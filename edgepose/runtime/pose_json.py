@@ -36,17 +36,16 @@ __all__ = ["PoseJsonWriter", "coco_image_id", "coco_results", "frame_record"]
 logger = logging.getLogger(__name__)
 
 
+#: the fields of :meth:`PoseResult.to_dict` a frame's record carries, in their order
+_FRAME_FIELDS = ("keypoint_set", "track_ids", "boxes", "keypoints", "scores")
+
+
 def frame_record(result: PoseResult, frame: int, time: float | None) -> dict[str, Any]:
-    """The JSON object of one frame's poses (see the module docstring)."""
-    return {
-        "frame": int(frame),
-        "time": None if time is None else json_number(time),
-        "keypoint_set": result.keypoint_set,
-        "track_ids": [int(t) for t in result.track_ids],
-        "boxes": [[json_number(v) for v in box] for box in result.boxes],
-        "keypoints": [[[json_number(x), json_number(y)] for x, y in person] for person in result.keypoints],
-        "scores": [[json_number(s) for s in person] for person in result.scores],
-    }
+    """The JSON object of one frame's poses (see the module docstring): ``frame``, ``time`` and
+    ``keypoint_set``, ``track_ids``, ``boxes``, ``keypoints`` and ``scores`` of ``result.to_dict()``."""
+    record = result.to_dict()
+    return {"frame": int(frame), "time": None if time is None else json_number(time),
+            **{key: record[key] for key in _FRAME_FIELDS}}
 
 
 def coco_image_id(path: str | os.PathLike[str] | None) -> int:
