@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import json
 from pathlib import Path
 from types import ModuleType
@@ -100,3 +101,13 @@ def busiest_scene(ann: Path, images: Path) -> tuple[np.ndarray, np.ndarray]:
     image_id = max(per_image, key=lambda i: len(per_image[i]))
     name = next(im["file_name"] for im in data["images"] if im["id"] == image_id)
     return cv2.imread(str(images / name)), np.array(per_image[image_id], np.float32)
+
+
+def scale_weights_(model: nn.Module, gain: float = 1.0) -> nn.Module:
+    """Draw every convolution and Linear weight of ``model`` from N(0, gain**2 / fan_in), in place
+    (random weights whose activations keep their scale through the network); returns ``model``."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.normal_(0.0, gain / math.sqrt(m.weight[0].numel()))
+    return model

@@ -10,7 +10,6 @@ through the same preprocessing.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-from _export_helpers import busiest_scene  # noqa: E402
+from _export_helpers import busiest_scene, scale_weights_  # noqa: E402
 from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
 from torch import nn  # noqa: E402
 
@@ -48,12 +47,7 @@ def scaled_random(name: str, seed: int = 0) -> nn.Module:
     gain 1; gain 0.7 keeps its logits of order 1 (the export check's tolerance is absolute)."""
     gain = 0.7 if "hrw" in name else 1.0
     torch.manual_seed(seed)
-    model = build(name)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(0.0, gain / math.sqrt(m.weight[0].numel()))
-    return model.eval()
+    return scale_weights_(build(name), gain).eval()
 
 
 @pytest.fixture(scope="module")

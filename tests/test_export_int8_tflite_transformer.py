@@ -12,7 +12,6 @@ conversions (minutes of litert-torch lowering on a shared CPU) run with ``-m slo
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("nncf")
 pytest.importorskip("litert_torch")
 pytest.importorskip("ai_edge_litert")
-from _export_helpers import busiest_scene  # noqa: E402
+from _export_helpers import busiest_scene, scale_weights_  # noqa: E402
 from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
 from torch import nn  # noqa: E402
 
@@ -54,11 +53,7 @@ def model() -> nn.Module:
         patch.setitem(tokenpose.TOKENPOSE_CONFIGS, "tokenpose_s", TINY)
         torch.manual_seed(0)
         built = build(NAME)
-    with torch.no_grad():
-        for m in built.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(0.0, 1.0 / math.sqrt(m.weight[0].numel()))
-    return built.eval()
+    return scale_weights_(built).eval()
 
 
 @pytest.fixture(scope="module")

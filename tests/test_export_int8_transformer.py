@@ -9,7 +9,6 @@ the synthetic fixture's person crops.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("nncf")
 pytest.importorskip("onnxruntime")
+from _export_helpers import scale_weights_  # noqa: E402
 from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
 from torch import nn  # noqa: E402
 
@@ -52,12 +52,7 @@ def crops() -> np.ndarray:
 def fp32(tmp_path_factory: pytest.TempPathFactory) -> tuple[nn.Module, Path]:
     """The scaled-random TokenPose and its fp32 ONNX file."""
     torch.manual_seed(0)
-    model = build(NAME)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(0.0, 1.0 / math.sqrt(m.weight[0].numel()))
-    model.eval()
+    model = scale_weights_(build(NAME)).eval()
     return model, export_onnx(model, get_spec(NAME), tmp_path_factory.mktemp("tps") / f"{NAME}_fp32.onnx")
 
 

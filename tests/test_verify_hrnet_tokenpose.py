@@ -21,8 +21,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("nncf")
 pytest.importorskip("onnxruntime")
 from _one_thread import one_thread  # noqa: E402, F401 (autouse: torch on one thread)
-from _export_helpers import load_cli  # noqa: E402
-from torch import nn  # noqa: E402
+from _export_helpers import load_cli, scale_weights_  # noqa: E402
 
 from edgepose.export.model_files import read_metadata  # noqa: E402
 from edgepose.nn import build  # noqa: E402
@@ -38,11 +37,7 @@ def scaled_random_weights(name: str, path: Path) -> Path:
     """Save registry model ``name`` with N(0, gain**2 / fan_in) conv / Linear weights to ``path``."""
     gain = 0.7 if "hrw" in name else 1.0
     torch.manual_seed(0)
-    model = build(name)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(0.0, gain / math.sqrt(m.weight[0].numel()))
+    model = scale_weights_(build(name), gain)
     torch.save(model.state_dict(), path)
     return path
 
